@@ -153,6 +153,7 @@ CELERY_TIMEZONE = "UTC"
 # A static beat schedule (no django-celery-beat). Apps add their periodic tasks here.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "prune-idempotency-keys": {"task": "core.tasks.prune_idempotency_keys", "schedule": crontab(minute=17)},
+    "seal-audit": {"task": "core.tasks.seal_audit", "schedule": 60.0},
 }
 
 REST_FRAMEWORK = {

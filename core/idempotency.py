@@ -1,0 +1,5 @@
+"""Idempotency-Key handling (placeholder: the core-api work fills this in)."""
+
+
+def prune_expired() -> int:
+    return 0

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('core', '0002_audit_append_only_triggers'),
+        ('core', '0001_initial'),
     ]
 
     operations = [

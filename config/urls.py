@@ -18,3 +18,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
 ]
+
+# Django's own 404 and 500 answer RFC 9457 problem details on /api/ paths (HTML elsewhere).
+handler404 = "core.api.errors.handler404"
+handler500 = "core.api.errors.handler500"

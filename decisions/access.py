@@ -35,6 +35,7 @@ CODE_LENGTH = 8
 _HASH_PREFIX = "hmac-sha256$"
 # Typing aids: Crockford base32 reads I and L as 1, O as 0; spaces and dashes are ignored.
 _TRANSLATE = str.maketrans({"I": "1", "L": "1", "O": "0", " ": None, "-": None})
+_REF_TRANSLATE = str.maketrans("OIL", "011")
 
 
 class LinkInvalid(Exception):
@@ -85,7 +86,7 @@ def normalise_reference(reference: str) -> str:
     """'crd-7k3m-q9xp ' -> 'CRD-7K3M-Q9XP'; after the prefix, O reads as 0 and I or L as 1."""
     ref = "".join((reference or "").split()).upper()
     prefix, dash, rest = ref.partition("-")
-    return prefix + dash + rest.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+    return prefix + dash + rest.translate(_REF_TRANSLATE)
 
 
 def _key() -> bytes:

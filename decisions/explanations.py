@@ -137,7 +137,7 @@ def format_date(value: dt.date | dt.datetime | str | None, language: str) -> str
         try:
             value = dt.date.fromisoformat(value[:10])
         except ValueError:
-            return value
+            return str(value)
     if isinstance(value, dt.datetime):
         value = value.date()
     lang = language_for(language)
@@ -161,7 +161,7 @@ def format_number(value: Any, language: str) -> str:
     sign = "-" if d < 0 else ""
     digits = f"{abs(d):f}"
     whole, _, frac = digits.partition(".")
-    groups = []
+    groups: list[str] = []
     while len(whole) > 3:
         groups.insert(0, whole[-3:])
         whole = whole[:-3]
@@ -295,7 +295,7 @@ def _data(decision: Decision, explanation: Any, language: str, features: dict[st
             label = localized(row.get("label"), language) or (
                 localized(feature.label, language) if feature else name.replace("_", " ")
             )
-            unit = feature.unit if feature else ""
+            unit = str(row.get("unit") or (feature.unit if feature else ""))
             items.append(
                 DataItem(
                     feature=name,
@@ -333,7 +333,7 @@ def _counterfactual(
         # The integrator's own counterfactuals: [{"feature", "value"}].
         current = {i.feature.name: i.value for i in decision.inputs.all()}
         rows = [
-            {"feature": c.get("feature"), "from": current.get(c.get("feature")), "to": c.get("value")}
+            {"feature": c.get("feature"), "from": current.get(str(c.get("feature"))), "to": c.get("value")}
             for c in (decision.counterfactuals or [])
             if isinstance(c, dict)
         ]
@@ -341,7 +341,9 @@ def _counterfactual(
     for row in rows:
         name = row.get("feature", "")
         feature = features.get(name)
-        label = localized(feature.label, language) if feature else name.replace("_", " ")
+        label = localized(row.get("label"), language) or (
+            localized(feature.label, language) if feature else name.replace("_", " ")
+        )
         unit = feature.unit if feature else ""
         lines.append(
             w["cf_row"].format(

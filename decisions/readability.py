@@ -26,8 +26,9 @@ WARN_ABOVE_GRADE = 8.0
 
 _APOSTROPHES = "'\u2019"
 _WORD_RE = re.compile(r"[^\W\d_]+(?:[" + _APOSTROPHES + r"][^\W\d_]+)*", re.UNICODE)
-# A sentence ends at . ! ? or a line break between non-empty lines (headings and list items count as one).
-_SENTENCE_END_RE = re.compile(r"[.!?]+(?=\s|$)|\n\s*\n|\n(?=\s*[-*•])")
+# A sentence ends at . ! ? or at a line break: notices never hard-wrap, so a line is a sentence, a heading
+# or a list item, each read as one.
+_SENTENCE_END_RE = re.compile(r"[.!?]+(?=\s|$)|\n")
 
 
 @dataclass(frozen=True)

@@ -217,6 +217,27 @@ def test_pruning_deletes_keys_older_than_the_ttl_only(acme: Any) -> None:
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["fresh"]
 
 
+@pytest.mark.urls("config.urls")
+def test_every_post_of_the_project_api_requires_an_idempotency_key() -> None:
+    from django.urls import URLPattern, URLResolver, get_resolver
+    from rest_framework.views import APIView
+
+    def views(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                yield from views(p.url_patterns, prefix + str(p.pattern))
+            elif isinstance(p, URLPattern):
+                yield prefix + str(p.pattern), getattr(p.callback, "cls", None)
+
+    missing = [
+        route
+        for route, cls in views(get_resolver("config.urls").url_patterns)
+        if route.startswith("api/") and cls and issubclass(cls, APIView) and hasattr(cls, "post")
+        if not getattr(cls.post, "idempotent", False)
+    ]
+    assert missing == [], "use core.api.idempotency.IdempotentPostMixin (or @idempotent) on these POSTs"
+
+
 def test_canonical_json_ignores_whitespace_and_key_order() -> None:
     a = json.loads('{"b": [1, {"y": 2, "x": 1}], "a": "é"}')
     b = json.loads('{"a":"\\u00e9","b":[1,{"x":1,"y":2}]}')

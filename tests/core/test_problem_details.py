@@ -149,6 +149,21 @@ def test_throttling_answers_429_with_retry_after(client: Client, key: str) -> No
     assert response["Retry-After"] == "13"
 
 
+def test_an_api_client_over_its_rate_gets_429_and_other_clients_do_not(client: Client, key: str) -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+    _, other = new_client("Beta Benefits")
+
+    statuses = [client.get("/api/test/throttled/", **bearer(key)).status_code for _ in range(3)]
+    response = client.get("/api/test/throttled/", **bearer(key))
+
+    assert statuses == [200, 200, 429]
+    assert problem(response)["code"] == "throttled"
+    assert int(response["Retry-After"]) > 0
+    assert client.get("/api/test/throttled/", **bearer(other)).status_code == 200
+
+
 def test_a_bug_answers_a_500_problem_that_leaks_nothing_and_is_logged(
     client: Client, key: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -15,7 +15,13 @@ from rest_framework.response import Response
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
-from core.api.auth import IsApiClientOrStaff, api_client_of, client_system_ids, scope_to_client_systems
+from core.api.auth import (
+    ApiClientRateThrottle,
+    IsApiClientOrStaff,
+    api_client_of,
+    client_system_ids,
+    scope_to_client_systems,
+)
 from core.api.idempotency import IdempotentPostMixin
 from core.api.pagination import paginated_response
 from core.api.schema import problem_responses
@@ -171,6 +177,17 @@ class ClientListApi(APIView):
         )
 
 
+class TwoPerMinute(ApiClientRateThrottle):
+    rate = "2/min"
+
+
+class ThrottledApi(APIView):
+    throttle_classes = (TwoPerMinute,)
+
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})
+
+
 def django_boom(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("a bug outside DRF, with internals: /srv/secret")
 
@@ -182,6 +199,7 @@ urlpatterns = [
     path("api/test/record-other/", OtherRecordApi.as_view()),
     path("api/test/scope/", ScopeApi.as_view()),
     path("api/test/clients/", ClientListApi.as_view()),
+    path("api/test/throttled/", ThrottledApi.as_view()),
     path("api/test/django-boom/", django_boom),
     path("elsewhere/django-boom/", django_boom),
 ]

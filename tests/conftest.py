@@ -42,3 +42,22 @@ def _audit_triggers_allow_test_flush():  # type: ignore[no-untyped-def]
     DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
     yield
     DatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
+
+
+def _redis_reachable(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+def pytest_runtest_setup(item):  # type: ignore[no-untyped-def]
+    """Tests marked ``worker`` start a real Celery worker on Redis (CELERY_TEST_BROKER_URL). Locally they
+    are skipped when Redis is unreachable; in CI (CI=true) they run and fail, never skip silently."""
+    if "worker" not in item.keywords or os.environ.get("CI") == "true":
+        return
+    url = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
+    if not _redis_reachable(url):
+        pytest.skip(f"needs Redis for a real Celery worker at {url}")

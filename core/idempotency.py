@@ -32,6 +32,7 @@ from core.errors import ApplicationError
 from core.models import ApiClient, IdempotencyKey
 
 MAX_KEY_LENGTH = 255
+PATH_LENGTH = IdempotencyKey._meta.get_field("path").max_length or 500  # the fingerprint covers the full path
 
 
 def key_ttl() -> timedelta:
@@ -96,7 +97,7 @@ def begin(
                     client=client,
                     key=key,
                     method=method,
-                    path=path,
+                    path=path[:PATH_LENGTH],
                     request_hash=request_hash,
                     created_at=current,
                 )
@@ -140,7 +141,7 @@ def _take_over(existing: IdempotencyKey, now: datetime, *, method: str, path: st
         ).update(
             status=IdempotencyKey.Status.IN_FLIGHT,
             method=method,
-            path=path,
+            path=path[:PATH_LENGTH],
             request_hash=request_hash,
             response_status=None,
             response_body=None,

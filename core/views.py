@@ -15,6 +15,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=code)
 
 
+@require_safe
 def problem_type(request: HttpRequest, code: str) -> HttpResponse:
     """/problems/<code>/: what a problem code means, as a page (or JSON when JSON is asked for)."""
     from django.shortcuts import render

@@ -49,3 +49,12 @@ def actor() -> Actor:
 @pytest.fixture(autouse=True)
 def _email_to_memory(settings: Any) -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.fixture(autouse=True)
+def _no_handlers_from_higher_apps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests exercise the machinery with made-up topics: the handlers that decisions and appeals
+    register (which look their topics up) are set aside; tests register their own."""
+    from notifications import registry
+
+    monkeypatch.setattr(registry, "_delivered", {})

@@ -156,6 +156,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "seal-audit": {"task": "core.tasks.seal_audit", "schedule": 60.0},
     # S15: re-queue notices and webhook messages that are due or stuck (a lost message delays, never drops).
     "sweep-outbox": {"task": "notifications.tasks.sweep_outbox", "schedule": 60.0},
+    # S11: adverse decisions whose notice period has run out take effect.
+    "decisions-effective": {"task": "decisions.tasks.make_due_decisions_effective", "schedule": 300.0},
 }
 
 REST_FRAMEWORK = {

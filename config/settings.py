@@ -172,6 +172,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.errors.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["core.api.auth.ApiClientRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_client": "6000/min", "anon": "60/min"},
 }
 

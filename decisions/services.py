@@ -217,7 +217,8 @@ def _clean_system_fields(system: DecisionSystem, values: dict[str, Any]) -> list
         try:
             values[name] = model_field.clean(value, system)  # type: ignore[union-attr]
         except ValidationError as exc:
-            errors.append(field_error(name, "invalid", " ".join(exc.messages)))
+            blank = any(e.code in ("blank", "null") for e in exc.error_list)
+            errors.append(field_error(name, "required" if blank else "invalid", " ".join(exc.messages)))
     if errors:
         return errors
     if "time_zone" in values:
@@ -510,18 +511,6 @@ def peer_review_record(
             data={"system": system.slug, "peer_review": review.pk, "organisation": organisation},
         )
     return review
-
-
-def system_scope_client(*, system: DecisionSystem, client: ApiClient, actor: Any) -> None:
-    """Let an API client record and read decisions of ``system``."""
-    with transaction.atomic():
-        system.api_clients.add(client)
-        audit.record(
-            actor=actor,
-            action="system.client_scoped",
-            target=system,
-            data={"system": system.slug, "client": client.pk},
-        )
 
 
 # ---------------------------------------------------------------------------------------------- versions
@@ -2035,7 +2024,6 @@ __all__ = [
     "system_create",
     "system_go_live",
     "system_go_live_problems",
-    "system_scope_client",
     "system_suspend",
     "system_update_policy",
     "version_create",

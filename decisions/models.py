@@ -64,7 +64,9 @@ class DecisionSystem(models.Model):
     # Policy settings (safe defaults from SAFEGUARDS.md).
     appeal_window_days = models.PositiveIntegerField(default=184)
     notice_due_days = models.PositiveIntegerField(default=30)
-    notice_period_days = models.PositiveIntegerField(default=0, help_text="Days after delivery before effect.")
+    notice_period_days = models.PositiveIntegerField(
+        default=0, help_text="Days after delivery before effect."
+    )
     stay_on_appeal = models.BooleanField(default=True)
     blind_review = models.BooleanField(default=False)
     four_eyes = models.BooleanField(default=False)
@@ -105,6 +107,9 @@ class ImpactAssessment(models.Model):
     summary = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    def __str__(self) -> str:
+        return f"{self.system} assessment {self.approved_on} (level {self.level})"
+
 
 class PeerReview(models.Model):
     """S2: levels II-III need one recorded peer review, level IV two."""
@@ -114,6 +119,9 @@ class PeerReview(models.Model):
     organisation = models.CharField(max_length=200)
     reviewed_on = models.DateField()
     summary = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.system} peer review by {self.organisation} ({self.reviewed_on})"
 
 
 class SystemVersion(models.Model):
@@ -219,6 +227,9 @@ class SubjectContact(models.Model):
     name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(blank=True)
 
+    def __str__(self) -> str:
+        return f"contact of {self.subject_id}"  # never the personal data itself
+
 
 class Decision(models.Model):
     class Status(models.TextChoices):
@@ -273,7 +284,9 @@ class Decision(models.Model):
         indexes = [
             models.Index(fields=["system", "recorded_at"], name="decision_system_time_idx"),
             models.Index(fields=["subject", "recorded_at"], name="decision_subject_time_idx"),
-            models.Index(fields=["status"], condition=Q(status="pending_notice"), name="decision_pending_idx"),
+            models.Index(
+                fields=["status"], condition=Q(status="pending_notice"), name="decision_pending_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -291,6 +304,9 @@ class DecisionInput(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["decision", "feature"], name="decision_input_uniq")]
 
+    def __str__(self) -> str:
+        return f"input {self.feature_id} of {self.decision_id}"
+
 
 class DecisionReason(models.Model):
     decision = models.ForeignKey(Decision, on_delete=models.CASCADE, related_name="reasons")
@@ -301,6 +317,9 @@ class DecisionReason(models.Model):
 
     class Meta:
         ordering = ["rank"]
+
+    def __str__(self) -> str:
+        return f"reason {self.rank} of {self.decision_id}"
 
 
 class HumanInvolvement(models.Model):
@@ -314,8 +333,13 @@ class HumanInvolvement(models.Model):
 
     decision = models.ForeignKey(Decision, on_delete=models.CASCADE, related_name="human_involvement")
     kind = models.CharField(max_length=12, choices=Kind.choices)
-    by = models.CharField(max_length=120, help_text="The institution's staff reference (matches User.staff_ref).")
+    by = models.CharField(
+        max_length=120, help_text="The institution's staff reference (matches User.staff_ref)."
+    )
     at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.kind} by {self.by}"
 
 
 class Explanation(models.Model):
@@ -328,3 +352,6 @@ class Explanation(models.Model):
     counterfactual = models.JSONField(default=list)  # [{"feature", "from", "to"}]
     performance = models.JSONField(default=dict)
     fairness = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return f"explanation of {self.decision_id}"

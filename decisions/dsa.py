@@ -97,9 +97,9 @@ def x_rule_problems(statement: Mapping[str, Any], *, personal: Iterable[str] = (
     """The schema's x-rules for one statement (the batch and uniqueness rules: ``batch_problems``)."""
     s = statement
     problems = []
-    if not (s.get("decision_visibility") or s.get("decision_monetary") or s.get("decision_provision")) and not s.get(
-        "decision_account"
-    ):
+    if not (
+        s.get("decision_visibility") or s.get("decision_monetary") or s.get("decision_provision")
+    ) and not s.get("decision_account"):
         problems.append("one of decision_visibility, decision_monetary, decision_provision, decision_account")
     for field, value, other in (
         ("decision_visibility", "DECISION_VISIBILITY_OTHER", "decision_visibility_other"),
@@ -108,7 +108,9 @@ def x_rule_problems(statement: Mapping[str, Any], *, personal: Iterable[str] = (
         if value in (s.get(field) or []) and not s.get(other):
             problems.append(f"{other} is required when {field} contains {value}")
     if s.get("decision_monetary") == "DECISION_MONETARY_OTHER" and not s.get("decision_monetary_other"):
-        problems.append("decision_monetary_other is required when decision_monetary is DECISION_MONETARY_OTHER")
+        problems.append(
+            "decision_monetary_other is required when decision_monetary is DECISION_MONETARY_OTHER"
+        )
     ground = s.get("decision_ground")
     if ground == "DECISION_GROUND_ILLEGAL_CONTENT":
         for name in ("illegal_content_legal_ground", "illegal_content_explanation"):
@@ -164,7 +166,9 @@ def puid_for(decision: Decision) -> str:
 def _settings(outcome_dsa: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(statement fields, helper settings) from an outcome's ``dsa`` setting."""
     helpers = {k: v for k, v in outcome_dsa.items() if k in _HELPER_KEYS}
-    fields = dict(outcome_dsa.get("statement") or {k: v for k, v in outcome_dsa.items() if k not in _HELPER_KEYS})
+    fields = dict(
+        outcome_dsa.get("statement") or {k: v for k, v in outcome_dsa.items() if k not in _HELPER_KEYS}
+    )
     known = set(schema()["properties"])
     return {k: v for k, v in fields.items() if k in known}, helpers
 

@@ -1,3 +1,7 @@
 from django.urls import path
 
-urlpatterns: list = []
+from decisions.apis_exports import DsaStatementsExportApi
+
+urlpatterns: list = [
+    path("exports/dsa-statements/", DsaStatementsExportApi.as_view(), name="exports-dsa-statements"),
+]

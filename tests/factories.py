@@ -362,7 +362,7 @@ _external_ids = itertools.count(1)
 
 
 def decision_payload(
-    system: DecisionSystem, version: SystemVersion, *, adverse: bool = True, **overrides: Any
+    system: DecisionSystem, version: SystemVersion, /, *, adverse: bool = True, **overrides: Any
 ) -> dict[str, Any]:
     """A valid decision for ``system``/``version`` in the API contract, JSON-ready (strings for times).
 

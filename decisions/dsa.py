@@ -259,7 +259,7 @@ def exportable(system: DecisionSystem) -> Any:
 
 
 def checked_statements(decisions: Iterable[Decision]) -> list[dict[str, Any]]:
-    """Statements for ``decisions``, each validated (schema, x-rules, no personal data); raises if any fails."""
+    """Statements for ``decisions``, each checked (schema, x-rules, no personal data); raises if one fails."""
     out, failures = [], []
     for d in decisions:
         s = statement_for(d)

@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from core import audit
 from core.actors import SYSTEM
-from core.errors import ValidationFailed, field_error
+from core.errors import NotFound, TransitionNotAllowed, ValidationFailed, field_error
 from notifications.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
 from notifications.services import (
     QUEUE_CHUNK,
@@ -346,3 +346,25 @@ def webhook_deliver(*, message_id: Any, now: datetime | None = None) -> Delivery
     if give_up:
         return DeliveryResult("failed")
     return DeliveryResult("retry", current.next_attempt_at)
+
+
+def webhook_message_retry(*, message_id: Any, actor: Any) -> WebhookMessage:
+    """Staff: send a failed message again (the integrator fixed their endpoint), with fresh attempts."""
+    with transaction.atomic():
+        message = WebhookMessage.objects.select_for_update().filter(pk=message_id).first()
+        if message is None:
+            raise NotFound("No such webhook message.")
+        if message.status != WebhookMessage.Status.FAILED:
+            raise TransitionNotAllowed("Only a failed webhook message can be tried again.")
+        message.status = WebhookMessage.Status.PENDING
+        message.attempts = 0
+        message.next_attempt_at = timezone.now()
+        message.save(update_fields=["status", "attempts", "next_attempt_at"])
+        audit.record(
+            actor=actor,
+            action="webhook.retried",
+            target=message,
+            data={"endpoint": message.endpoint_id, "event_type": message.event_type},
+        )
+        transaction.on_commit(partial(queue_webhook_delivery, [str(message.pk)]), robust=True)
+    return message

@@ -1425,7 +1425,7 @@ class _Catalogue:
         if keys:
             for d in Decision.objects.filter(
                 system_id__in={s for s, _ in keys}, external_id__in={e for _, e in keys}
-            ):
+            ).select_related("system", "outcome"):
                 if (d.system_id, d.external_id) in keys:
                     self.existing[(d.system_id, d.external_id)] = d
 

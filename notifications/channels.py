@@ -86,6 +86,8 @@ class EmailChannel:
             # Django raises ValueError for an address it cannot encode.
             raise PermanentSendError(f"message cannot be sent as composed: {exc}") from exc
         except smtplib.SMTPResponseException as exc:
+            # 5xx about this message is final; a refused *sender* is our configuration, worth retrying
+            # (bounded by max attempts) while someone fixes it.
             if 500 <= exc.smtp_code < 600 and not isinstance(exc, smtplib.SMTPSenderRefused):
                 raise PermanentSendError(f"mail server refused: {exc.smtp_code}") from exc
             raise TransientSendError(f"mail server said {exc.smtp_code}") from exc

@@ -822,3 +822,52 @@ def template_readability_report() -> list[TemplateReadability]:
             r = readability(readable_text(rendered.body_text), lang)
             report.append(TemplateReadability(template.label, lang, r.grade, r.scores, r.words, r.warning))
     return report
+
+
+# ------------------------------------------------------------------------------------------ staff lists
+
+
+@dataclass(frozen=True)
+class BlockedDecision:
+    decision: Any
+    missing: list[str]  # from the latest decision.notice_blocked event ([] when none was recorded)
+    overdue: bool  # past the notice clock (S12)
+
+
+def decisions_without_notice(*, limit: int = 500) -> list[BlockedDecision]:
+    """Adverse decisions waiting for their notice that have none (the gate refused it, or composing never
+    happened), oldest first, with what the gate found missing. Staff must fix and resend (S12, S13)."""
+    from core.models import AuditEvent
+    from decisions.models import Decision
+    from notifications.models import Notice
+
+    candidates = list(
+        Decision.objects.filter(
+            adverse=True, status=Decision.Status.PENDING_NOTICE, effective_at__isnull=True
+        )
+        .select_related("system", "subject")
+        .order_by("recorded_at")[: limit * 2]
+    )
+    ids = [str(d.pk) for d in candidates]
+    noticed = set(
+        Notice.objects.filter(topic_type=DECISION_TOPIC, topic_id__in=ids, kind="decision").values_list(
+            "topic_id", flat=True
+        )
+    )
+    missing: dict[str, list[str]] = {}
+    for target_id, data in (
+        AuditEvent.objects.filter(action="decision.notice_blocked", target_id__in=ids)
+        .order_by("id")
+        .values_list("target_id", "data")
+    ):
+        missing[target_id] = list((data or {}).get("missing", []))
+    now = clock.now()
+    out = []
+    for d in candidates:
+        if str(d.pk) in noticed:
+            continue
+        due = d.recorded_at + timedelta(days=d.system.notice_due_days)
+        out.append(BlockedDecision(d, missing.get(str(d.pk), []), due < now))
+        if len(out) >= limit:
+            break
+    return out

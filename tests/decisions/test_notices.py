@@ -328,3 +328,39 @@ def test_every_template_change_bumps_its_version(template_key: str) -> None:
     assert TEMPLATES[template_key].fingerprint == template_fingerprint(template_key), (
         f"{template_key} changed: bump its version and record the new fingerprint"
     )
+
+
+# ------------------------------------------------------------------------------------------- staff page
+
+
+def test_staff_see_blocked_decisions_late_notices_and_template_readability(client: Any) -> None:
+    from django.utils import timezone
+
+    from core.models import User
+
+    blocked_system = make_system("credit", external_routes=[])
+    blocked, blocked_code = make_decision(blocked_system)
+    late, late_code = make_decision()
+    decision_notices_compose(
+        decisions=[blocked, late], access_codes={blocked.pk: blocked_code, late.pk: late_code}, actor=SYSTEM
+    )
+    Notice.objects.filter(topic_id=str(late.pk)).update(due_at=timezone.now() - dt.timedelta(days=1))
+    staff = User.objects.create_user("clerk", password="x", is_staff=True)
+    url = "/staff/notices/overdue/"
+    assert client.get(url).status_code == 302  # login first
+    client.force_login(staff)
+    page = client.get(url).content.decode()
+    blocked_section = page.split('id="blocked"')[1].split('id="overdue"')[0]
+    assert blocked.public_reference in blocked_section
+    assert "external_routes" in blocked_section
+    assert late.public_reference not in blocked_section
+    overdue_section = page.split('id="overdue"')[1].split('id="readability"')[0]
+    assert overdue_section.count(late.subject.pseudonym) == 2  # email and portal
+    assert "credit/decision@1" in page.split('id="readability"')[1]
+
+
+def test_people_without_a_staff_role_cannot_see_the_staff_page(client: Any) -> None:
+    from core.models import User
+
+    client.force_login(User.objects.create_user("someone", password="x"))
+    assert client.get("/staff/notices/overdue/").status_code == 403

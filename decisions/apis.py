@@ -93,6 +93,24 @@ def _decision_links(request: Request, decision: Decision) -> dict[str, str]:
     }
 
 
+PAGE_PARAMETERS = [
+    OpenApiParameter("cursor", OpenApiTypes.STR, description="From a previous page's next/previous."),
+    OpenApiParameter("page_size", OpenApiTypes.INT, description="At most 500; 50 by default."),
+]
+
+
+def _page_of(name: str, item_serializer: type[serializers.Serializer]) -> Any:
+    """The OpenAPI shape of one cursor page of ``item_serializer``."""
+    return inline_serializer(
+        name,
+        {
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": item_serializer(many=True),
+        },
+    )
+
+
 # ---------------------------------------------------------------------------------------------- contract
 
 
@@ -291,18 +309,10 @@ class DecisionsApi(IdempotentPostMixin, APIView):
             OpenApiParameter("external_id", OpenApiTypes.STR),
             OpenApiParameter("decided_after", OpenApiTypes.DATETIME, description="Inclusive."),
             OpenApiParameter("decided_before", OpenApiTypes.DATETIME, description="Exclusive."),
-            OpenApiParameter("cursor", OpenApiTypes.STR, description="From a previous page's next/previous."),
-            OpenApiParameter("page_size", OpenApiTypes.INT, description="At most 500; 50 by default."),
+            *PAGE_PARAMETERS,
         ],
         responses={
-            200: inline_serializer(
-                "DecisionPage",
-                {
-                    "next": serializers.URLField(allow_null=True),
-                    "previous": serializers.URLField(allow_null=True),
-                    "results": ListOutputSerializer(many=True),
-                },
-            ),
+            200: _page_of("DecisionPage", ListOutputSerializer),
             **problem_responses(400, 401, 403, 429),
         },
     )
@@ -559,19 +569,9 @@ class SystemListApi(APIView):
         operation_id="systems_list",
         tags=[TAG_SYSTEMS],
         summary="List decision systems",
-        parameters=[
-            OpenApiParameter("cursor", OpenApiTypes.STR),
-            OpenApiParameter("page_size", OpenApiTypes.INT),
-        ],
+        parameters=PAGE_PARAMETERS,
         responses={
-            200: inline_serializer(
-                "SystemPage",
-                {
-                    "next": serializers.URLField(allow_null=True),
-                    "previous": serializers.URLField(allow_null=True),
-                    "results": OutputSerializer(many=True),
-                },
-            ),
+            200: _page_of("SystemPage", OutputSerializer),
             **problem_responses(401, 403, 429),
         },
     )

@@ -184,8 +184,8 @@ def _check_routes(v: Any, facts: Mapping[str, Any]) -> list[str]:
     ):
         return ["external_routes"]
     missing = []
-    if facts.get("domain") == "content_moderation":
-        # DSA Art. 17(3)(f): internal complaints, out-of-court dispute settlement and judicial redress.
+    if facts.get("domain") == "content_moderation" and facts.get("adverse", True):
+        # DSA Art. 17(3)(f), for a restriction: internal complaints, out-of-court settlement and courts.
         kinds = {r.get("kind") for r in v}
         if "odr" not in kinds:
             missing.append("external_routes.out_of_court_body")

@@ -31,7 +31,7 @@ from decisions.notices import (
 )
 from decisions.readability import WARN_ABOVE_GRADE
 from notifications.models import Notice
-from tests.decisions.builders import make_decision, make_system
+from tests.decisions.builders import ROUTES, make_decision, make_system
 
 pytestmark = pytest.mark.django_db
 
@@ -89,6 +89,11 @@ def test_a_content_notice_must_name_an_out_of_court_body_and_a_court() -> None:
         "external_routes.out_of_court_body",
         "external_routes.court",
     ]
+    # A favourable content decision restricts nothing: any external route will do.
+    favourable, _ = specimen_elements("generic/favourable", "en")
+    favourable["_facts"]["domain"] = "content_moderation"
+    favourable["external_routes"] = elements["external_routes"]
+    assert missing_elements(favourable, "generic/favourable") == []
 
 
 def test_the_score_disclosure_is_required_only_when_a_score_was_used() -> None:
@@ -364,3 +369,32 @@ def test_people_without_a_staff_role_cannot_see_the_staff_page(client: Any) -> N
 
     client.force_login(User.objects.create_user("someone", password="x"))
     assert client.get("/staff/notices/overdue/").status_code == 403
+
+
+# ------------------------------------------------------------------------------ through the recording
+
+
+@pytest.mark.parametrize("domain", ["credit", "public_benefits", "content_moderation", "employment"])
+def test_recording_decisions_writes_complete_notices_in_the_same_transaction(domain: str) -> None:
+    from decisions.services import decision_record_many
+    from tests.factories import decision_payload, live_system
+
+    system, version = live_system(domain=domain, external_routes=ROUTES)
+    items = [decision_payload(system, version), decision_payload(system, version, adverse=False)]
+    items[0]["subject"]["language"] = "es"
+    results = decision_record_many(items=items, actor=SYSTEM)
+    assert all(r.error is None for r in results), [r.error for r in results]
+    assert not AuditEvent.objects.filter(action="decision.notice_blocked").exists(), list(
+        AuditEvent.objects.filter(action="decision.notice_blocked").values_list("data", flat=True)
+    )
+    for result, language in zip(results, ["es", "en"], strict=True):
+        decision = result.decision
+        assert decision is not None
+        notices = list(Notice.objects.filter(topic_id=str(decision.pk)))
+        assert {n.channel for n in notices} == {"email", "portal"}
+        for n in notices:
+            assert n.language == language
+            assert result.access_code and result.access_code in n.body_text
+        assert access.access_code_matches(
+            decision.access_code_hash, decision.public_reference, result.access_code
+        )

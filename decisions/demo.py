@@ -278,10 +278,10 @@ CREDIT = DemoSystem(
     },
     version={
         "logic": _t(
-            "Each of six facts gives points: how often you paid on time, how much of your credit you use, "
-            "your debt payments compared with your income, how long you have lived at your address, how "
-            "many times you asked for credit this year, and how old your oldest account is. We add the "
-            "points to 300. With 620 or more you get the limit you asked for.",
+            "Six facts give points. They are: how often you paid on time, how much of your credit you use, "
+            "and your debt payments next to your income. Also how long you have lived at your address, how "
+            "often you asked for credit this year, and how old your oldest account is. We add the points "
+            "to 300. With 620 or more you get the limit you asked for.",
             "Cada uno de seis datos da puntos: cuántas veces pagó a tiempo, cuánto de su crédito usa, sus "
             "pagos de deudas comparados con sus ingresos, cuánto tiempo lleva en su dirección, cuántas veces "
             "pidió crédito este año y la antigüedad de su cuenta más antigua. Sumamos los puntos a 300. Con "
@@ -596,9 +596,9 @@ BENEFITS = DemoSystem(
             "puntos o más recibe la ayuda completa.",
         ),
         "performance": _t(
-            "We checked the card against 6,200 claims that caseworkers decided by hand in 2025. The card "
-            "gave less support than the caseworker in 4 in 100 claims, and more support in 2 in 100. A "
-            "caseworker checks every decision that lowers or stops support.",
+            "We checked the card against 6,200 claims that staff decided by hand in 2025. The card gave "
+            "less support than staff did in 4 in 100 claims. It gave more in 2 in 100. A caseworker checks "
+            "every decision that lowers or stops support.",
             "Comparamos la tabla con 6.200 solicitudes que el personal decidió a mano en 2025. La tabla dio "
             "menos ayuda que el personal en 4 de cada 100 solicitudes, y más ayuda en 2 de cada 100. Una "
             "persona revisa cada decisión que baja o quita la ayuda.",
@@ -664,13 +664,13 @@ BENEFITS = DemoSystem(
         _reason(
             "INCOME_ABOVE_LIMIT",
             "income_vs_limit_pct",
-            "Your household income is higher than the income limit for this support.",
+            "Your household income is over the limit for this support.",
             "Los ingresos de su hogar son más altos que el límite de ingresos para esta ayuda.",
         ),
         _reason(
             "INCOME_NEAR_LIMIT",
             "income_vs_limit_pct",
-            "Your household income is close to the income limit for this support.",
+            "Your household income is close to the limit for this support.",
             "Los ingresos de su hogar están cerca del límite de ingresos para esta ayuda.",
         ),
         _reason(
@@ -694,7 +694,7 @@ BENEFITS = DemoSystem(
         _reason(
             "NO_DISABILITY_SUPPLEMENT",
             "disability_recognised",
-            "You do not get the 5 extra points given for a recognised disability.",
+            "People with a disability on record get 5 extra points. You did not get these points.",
             "No recibe los 5 puntos extra que se dan por una discapacidad reconocida.",
         ),
     ],
@@ -895,9 +895,10 @@ CONTENT = DemoSystem(
             "una retirada.",
         ),
         "fairness": _t(
-            "We test the hate speech tool on posts in English, Spanish and 6 other languages, and on posts "
-            "written in dialects. Last quarter posts in dialect were wrongly flagged 1.3 times as often as "
-            "other posts; moderators now check every dialect post before removal.",
+            "We test the hate speech tool on posts in English, Spanish and 6 other languages. We also test "
+            "it on posts in local ways of speaking. Last quarter, posts in local speech were wrongly flagged "
+            "1.3 times as often as other posts. So now a person checks each of these posts before we take "
+            "it down.",
             "Probamos la herramienta de discurso de odio con publicaciones en inglés, español y otros 6 "
             "idiomas, y con publicaciones escritas en dialectos. El último trimestre las publicaciones en "
             "dialecto se marcaron por error 1,3 veces más que las demás; ahora una persona revisa cada "
@@ -951,8 +952,8 @@ CONTENT = DemoSystem(
         _reason(
             "HATE_SPEECH_CLASSIFIER",
             "hate_speech_score",
-            "Our hate speech tool found words in your post that attack people for who they are, such as "
-            "their religion or where they come from.",
+            "Our hate speech tool found words in your post that attack people for who they are. For "
+            "example, for their faith or where they come from.",
             "Nuestra herramienta de discurso de odio encontró palabras en su publicación que atacan a "
             "personas por quiénes son, por ejemplo por su religión o su origen.",
         ),

@@ -94,6 +94,8 @@ band. When no such change reaches the favourable side, ``counterfactual`` is emp
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -664,7 +666,22 @@ class Scorecard:
         return _to_plain(target.high - f.step)
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled(canonical: str) -> Scorecard:
+    return Scorecard(json.loads(canonical))
+
+
+def compile_card(card: Mapping[str, Any]) -> Scorecard:
+    """The compiled card, cached by its canonical JSON: a batch of decisions under one version validates
+    and compiles its card once. Raises ScorecardError for an invalid card (not cached)."""
+    try:
+        canonical = json.dumps(card, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):  # not plain JSON (a Decimal, say): compile it as it is
+        return Scorecard(card)
+    return _compiled(canonical)
+
+
 def evaluate(card: Mapping[str, Any] | Scorecard, inputs: Mapping[str, Any]) -> ScoreResult:
     """Score ``inputs`` with ``card`` (a JSON card or a compiled Scorecard). Raises ScorecardError."""
-    compiled = card if isinstance(card, Scorecard) else Scorecard(card)
+    compiled = card if isinstance(card, Scorecard) else compile_card(card)
     return compiled.evaluate(inputs)

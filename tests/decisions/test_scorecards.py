@@ -293,6 +293,16 @@ def test_evaluating_twice_gives_identical_results() -> None:
     assert first == second
 
 
+def test_a_changed_card_is_never_scored_with_the_cached_compilation_of_the_old_one() -> None:
+    card = copy.deepcopy(CREDIT)
+    assert evaluate(card, credit_inputs()).score == Decimal(460)
+    card["base"] = 310  # the same dict, changed in place
+    assert evaluate(card, credit_inputs()).score == Decimal(470)
+    card["threshold"] = 900  # now invalid: the best achievable score is 680
+    with pytest.raises(ScorecardError):
+        evaluate(card, credit_inputs())
+
+
 def test_missing_and_unscorable_inputs_are_refused_with_every_problem_named() -> None:
     with pytest.raises(ScorecardError) as exc:
         evaluate(CREDIT, {"payment_history_pct": "lots", "utilisation_pct": True, "housing": "castle"})

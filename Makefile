@@ -57,7 +57,8 @@ run: $(VENV)/.installed | $(VAR_DIR) ## install, migrate, load the demo and serv
 	@echo "  Admin (configure systems):              $(URL)/admin/"
 	@echo "  API docs (integrators):                 $(URL)/api/docs/"
 	@echo "  Health:                                 $(URL)/healthz"
-	@echo "  Demo logins: as printed by seed_demo above. Celery runs eagerly: no other service is needed."
+	@echo "  Log in to the admin and reviewer pages with the demo staff logins listed above."
+	@echo "  Celery runs tasks eagerly in this process: no other service is needed."
 	@echo
 	exec $(MANAGE) runserver $(RUNSERVER_FLAGS) $(HOST):$(PORT)
 
@@ -82,13 +83,8 @@ migrate: $(VENV)/.installed | $(VAR_DIR) ## apply migrations to DATABASE_URL (SQ
 demo: migrate ## load the demo data (idempotent)
 	@$(MAKE) --no-print-directory _seed
 
-# seed_demo is still being written; until it exists `make run` serves an empty house instead of failing.
 _seed:
-	@if $(MANAGE) help seed_demo >/dev/null 2>&1; then \
-	  $(MANAGE) seed_demo; \
-	else \
-	  echo "seed_demo is not there yet: serving without demo data."; \
-	fi
+	$(MANAGE) seed_demo
 
 worker: $(VENV)/.installed ## a Celery worker (needs CELERY_BROKER_URL, e.g. redis://127.0.0.1:6379/0)
 	exec $(BIN)/celery -A config worker --loglevel=INFO

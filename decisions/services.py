@@ -209,8 +209,9 @@ POLICY_FIELDS = frozenset(
 _REDACTED_IN_AUDIT = frozenset({"review_contact_name", "review_contact_email", "review_contact_phone"})
 
 
-def _clean_system_fields(system: DecisionSystem, values: dict[str, Any]) -> list[dict[str, Any]]:
-    """Model-field validation plus the policy rules (time zone, DSA appeal window, rates)."""
+def system_fields_problems(system: DecisionSystem, values: dict[str, Any]) -> list[dict[str, Any]]:
+    """Field errors for system settings: model-field validation plus the policy rules (time zone, DSA
+    appeal window, rates). Cleans ``values`` in place. Used by the services and by the admin's forms."""
     errors: list[dict[str, Any]] = []
     for name, value in values.items():
         model_field = system._meta.get_field(name)
@@ -258,7 +259,7 @@ def system_create(*, actor: Any, api_clients: Iterable[ApiClient] = (), **fields
     values = dict(fields)
     for name in SYSTEM_CREATE_FIELDS:
         values.setdefault(name, getattr(system, name, "") or "")
-    _refuse(_clean_system_fields(system, values))
+    _refuse(system_fields_problems(system, values))
     for name, value in values.items():
         setattr(system, name, value)
     with transaction.atomic():
@@ -389,7 +390,7 @@ def system_update_policy(*, system: DecisionSystem, changes: dict[str, Any], act
     with transaction.atomic():
         system = DecisionSystem.objects.select_for_update().get(pk=system.pk)
         values = dict(changes)
-        _refuse(_clean_system_fields(system, values))
+        _refuse(system_fields_problems(system, values))
         diff: dict[str, Any] = {}
         for name, new in values.items():
             old = getattr(system, name)
@@ -520,7 +521,8 @@ FEATURE_FIELDS = frozenset(
 )
 
 
-def _check_feature(system: DecisionSystem, spec: dict[str, Any], path: str) -> list[dict[str, Any]]:
+def feature_problems(system: DecisionSystem, spec: dict[str, Any], path: str) -> list[dict[str, Any]]:
+    """Field errors (under ``path``) of a feature declaration for ``system``: S3 contexts, labels, types."""
     errors = [
         field_error(f"{path}.{n}", "unknown-field", "Not a feature field.")
         for n in sorted(set(spec) - FEATURE_FIELDS)
@@ -553,7 +555,8 @@ def _check_feature(system: DecisionSystem, spec: dict[str, Any], path: str) -> l
     return errors
 
 
-def _check_reason_code(spec: dict[str, Any], features: set[str], path: str) -> list[dict[str, Any]]:
+def reason_code_problems(spec: dict[str, Any], features: set[str], path: str) -> list[dict[str, Any]]:
+    """Field errors of a reason code: generic (S6), texts in English and Spanish, a declared feature."""
     errors = []
     code = str(spec.get("code") or "").strip()
     if not code:
@@ -581,7 +584,8 @@ def _check_reason_code(spec: dict[str, Any], features: set[str], path: str) -> l
     return errors
 
 
-def _check_outcome(spec: dict[str, Any], path: str) -> list[dict[str, Any]]:
+def outcome_problems(spec: dict[str, Any], path: str) -> list[dict[str, Any]]:
+    """Field errors of an outcome: a code, the adverse flag, label and effect in English and Spanish."""
     errors = []
     if not str(spec.get("code") or "").strip():
         errors.append(field_error(f"{path}.code", "required", "This field is required."))
@@ -657,12 +661,12 @@ def version_create(
     if not str(version or "").strip():
         errors.append(field_error("version", "required", "This field is required."))
     for i, spec in enumerate(features):
-        errors += _check_feature(system, spec, f"features.{i}")
+        errors += feature_problems(system, spec, f"features.{i}")
     names = {str(f.get("name")) for f in features}
     for i, spec in enumerate(reason_codes):
-        errors += _check_reason_code(spec, names, f"reason_codes.{i}")
+        errors += reason_code_problems(spec, names, f"reason_codes.{i}")
     for i, spec in enumerate(outcomes):
-        errors += _check_outcome(spec, f"outcomes.{i}")
+        errors += outcome_problems(spec, f"outcomes.{i}")
     errors += _duplicates(features, "name", "features")
     errors += _duplicates(reason_codes, "code", "reason_codes")
     errors += _duplicates(outcomes, "code", "outcomes")
@@ -738,7 +742,7 @@ def feature_create(*, version: SystemVersion, actor: Any, **spec: Any) -> Featur
     """Declare one more input feature on a version no decision uses yet (S3 checks as in version_create)."""
     with transaction.atomic():
         version = _lock_unused_version(version)
-        errors = _check_feature(version.system, spec, "feature")
+        errors = feature_problems(version.system, spec, "feature")
         if version.features.filter(name=spec.get("name")).exists():
             errors.append(field_error("feature.name", "duplicate", "This feature is already declared."))
         _refuse(errors)
@@ -760,7 +764,7 @@ def reason_code_create(
     with transaction.atomic():
         version = _lock_unused_version(version)
         features = {f.name: f for f in version.features.all()}
-        errors = _check_reason_code(
+        errors = reason_code_problems(
             {"code": code, "feature": feature, "text": text}, set(features), "reason_code"
         )
         if version.reason_codes.filter(code=code).exists():
@@ -781,7 +785,7 @@ def outcome_create(*, version: SystemVersion, actor: Any, **spec: Any) -> Outcom
     """Add an outcome to a version no decision uses yet."""
     with transaction.atomic():
         version = _lock_unused_version(version)
-        errors = _check_outcome(spec, "outcome")
+        errors = outcome_problems(spec, "outcome")
         if version.outcomes.filter(code=spec.get("code")).exists():
             errors.append(field_error("outcome.code", "duplicate", "This outcome exists."))
         _refuse(errors)

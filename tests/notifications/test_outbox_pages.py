@@ -220,3 +220,25 @@ def test_the_staff_layout_has_the_nav_and_a_log_out_form(client, make):
     assert 'action="/accounts/logout/"' in body
     assert "Skip to main content" in body
     assert "http://" not in body and "https://" not in body  # no external assets
+
+
+def test_signing_in_from_the_outbox_returns_to_the_outbox(client, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; not what is tested
+    user = User.objects.create(username="rui", is_staff=False)
+    user.set_password("a-long-demo-passphrase")
+    user.save()
+    user.groups.add(Group.objects.get_or_create(name="reviewer")[0])
+
+    login_page = client.get(OUTBOX, follow=True)
+    assert login_page.status_code == 200
+    assert 'name="next" value="/staff/outbox/"' in login_page.content.decode()
+
+    wrong = client.post("/accounts/login/", {"username": "rui", "password": "nope", "next": OUTBOX})
+    assert wrong.status_code == 200
+    assert "There is a problem" in wrong.content.decode()
+    assert 'value="rui"' in wrong.content.decode()  # what they typed is kept
+
+    right = client.post(
+        "/accounts/login/", {"username": "rui", "password": "a-long-demo-passphrase", "next": OUTBOX}
+    )
+    assert right.status_code == 302 and right["Location"] == OUTBOX

@@ -4,7 +4,9 @@
 - a strict Content-Security-Policy: only this site's own stylesheet and images, no scripts at all, forms
   post only back here, never framed;
 - ``Cache-Control: no-store``: a shared computer must not keep a person's decision in its cache;
-- ``Referrer-Policy: no-referrer``: a signed link's token never leaks to another site through a click.
+- ``Referrer-Policy: same-origin``: nothing of a portal address goes to another site. Not ``no-referrer``
+  on pages with forms: browsers then send ``Origin: null`` with the POST and CSRF protection refuses it.
+  The signed-link address itself answers with ``no-referrer`` (``no_referrer``): it only redirects.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ View = Callable[..., HttpResponse]
 def secure_headers(response: HttpResponse) -> HttpResponse:
     response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    response.setdefault("Referrer-Policy", "same-origin")
     response["X-Content-Type-Options"] = "nosniff"
     return response
 
@@ -43,3 +45,8 @@ def portal_page(view: View) -> View:
         return secure_headers(view(request, *args, **kwargs))
 
     return wrapper
+
+
+def no_referrer(response: HttpResponse) -> HttpResponse:
+    response["Referrer-Policy"] = "no-referrer"
+    return response

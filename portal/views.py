@@ -27,7 +27,7 @@ from decisions.explanations import format_date, language_for, render_explanation
 from decisions.models import Decision
 from decisions.notices import appeal_deadline
 from notifications.models import Notice
-from portal.security import portal_page
+from portal.security import no_referrer, portal_page
 
 SESSION_KEY = "portal_decision"
 LANGUAGE_KEY = "portal_language"
@@ -178,7 +178,7 @@ def open_link(request: HttpRequest, token: str) -> HttpResponse:
     decision = Decision.objects.filter(pk=decision_id).first()
     if decision is None:
         return _page(request, "portal/link_problem.html", lang, status=400, problem="invalid")
-    return _grant(request, decision)
+    return no_referrer(_grant(request, decision))
 
 
 def _granted(request: HttpRequest) -> Decision | None:

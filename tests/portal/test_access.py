@@ -188,6 +188,21 @@ def test_portal_pages_carry_a_strict_content_security_policy(client: Client) -> 
         assert r["Cache-Control"] == "no-store"
 
 
+def test_the_form_pages_let_the_browser_send_its_origin_so_csrf_checks_pass(client: Client) -> None:
+    # With "no-referrer" a browser posts the form with "Origin: null" and Django refuses it (403).
+    assert client.get(START)["Referrer-Policy"] == "same-origin"
+    strict = Client(enforce_csrf_checks=True)
+    page = strict.get(START)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)  # type: ignore[union-attr]
+    decision, code = make_decision()
+    response = strict.post(
+        START,
+        {"reference": decision.public_reference, "code": code, "csrfmiddlewaretoken": token},
+        HTTP_ORIGIN="http://testserver",
+    )
+    assert response.status_code == 302
+
+
 def test_a_person_sees_only_the_decision_they_proved(client: Client) -> None:
     system = make_system("credit")
     mine, _ = make_decision(system)

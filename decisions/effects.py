@@ -67,7 +67,7 @@ def decision_effect_start(
     """Start the effect of an adverse decision whose notice was delivered at ``delivered_at`` (S11)."""
     with transaction.atomic():
         d = (
-            Decision.objects.select_for_update()
+            Decision.objects.select_for_update(of=("self",))
             .select_related("system", "subject", "recorded_by")
             .filter(pk=decision_id)
             .first()
@@ -121,7 +121,7 @@ def decisions_make_due_effective(*, now: datetime | None = None, actor: Any = SY
     while True:
         with transaction.atomic():
             due = list(
-                Decision.objects.select_for_update(skip_locked=True)
+                Decision.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(status=Decision.Status.PENDING_NOTICE, adverse=True, effective_at__lte=now)
                 .order_by("effective_at")[:BATCH]
             )

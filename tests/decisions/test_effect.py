@@ -164,3 +164,34 @@ def test_the_periodic_task_makes_due_decisions_effective() -> None:
         assert make_due_decisions_effective.apply().get() == 1
     decision.refresh_from_db()
     assert decision.status == Decision.Status.EFFECTIVE
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_deliveries_at_once_start_the_effect_once() -> None:
+    import threading
+
+    from django.db import connection
+
+    from decisions.effects import decision_effect_start
+
+    system = make_system("credit", notice_period_days=3)
+    decision, _code = make_decision(system)
+    barrier = threading.Barrier(2)
+    moments = [timezone.now(), timezone.now() + dt.timedelta(seconds=5)]
+
+    def deliver(at: dt.datetime) -> None:
+        try:
+            barrier.wait()
+            decision_effect_start(decision_id=decision.pk, delivered_at=at, actor=SYSTEM)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver, args=(m,)) for m in moments]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    decision.refresh_from_db()
+    assert len(_events(decision, "decision.effect_scheduled")) == 1
+    assert decision.effective_at in {m + dt.timedelta(days=3) for m in moments}

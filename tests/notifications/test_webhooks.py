@@ -280,3 +280,24 @@ def test_creating_an_endpoint_is_audited_without_its_secret(client_, actor):
     event = AuditEvent.objects.get(action="webhook_endpoint.created")
     assert event.target_id == str(endpoint.pk)
     assert secret.removeprefix("whsec_") not in json.dumps(event.data)
+
+
+def test_the_sweep_recovers_a_message_stuck_in_sending_after_its_worker_died(receiver, client_, actor, emit):
+    from notifications.services import sending_lease
+
+    _endpoint, secret = webhook_endpoint_create(client=client_, url=receiver.url, actor=actor)
+    [message] = emit()
+    crashed_at = timezone.now() - sending_lease() - timedelta(seconds=1)
+    WebhookMessage.objects.filter(pk=message.pk).update(
+        status=WebhookMessage.Status.SENDING, sending_started_at=crashed_at, attempts=1
+    )
+    WebhookAttempt.objects.create(message=message, number=1, started_at=crashed_at)
+
+    assert outbox_sweep() == {"notices": 0, "webhooks": 1}
+
+    message.refresh_from_db()
+    assert message.status == WebhookMessage.Status.DELIVERED
+    outcomes = list(WebhookAttempt.objects.filter(message=message).values_list("number", "outcome"))
+    assert outcomes == [(1, "lost"), (2, "delivered")]
+    [(_p, headers, body)] = receiver.received
+    Webhook(secret).verify(body, headers)

@@ -123,3 +123,40 @@ def test_a_batch_costs_the_same_number_of_statements_whatever_its_size(
     assert DecisionInput.objects.count() == total * 4
     assert DecisionReason.objects.count() == (1 + n + n) * 2
     assert Explanation.objects.count() == total
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_batches_racing_with_the_same_items_record_each_decision_once():
+    import threading
+
+    from django.db import connections
+
+    system, version = live_system()
+    items = [decision_payload(system, version) for _ in range(40)]
+    outcomes: list[list[services.ItemResult]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def run() -> None:
+        try:
+            start.wait()
+            outcomes.append(services.decision_record_many(items=items, actor=SYSTEM))
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert not errors, errors
+    assert Decision.objects.count() == 40
+    assert Subject.objects.count() == 40
+    created = [r.created for batch in outcomes for r in batch]
+    assert created.count(True) == 40 and created.count(False) == 40
+    assert all(r.ok for batch in outcomes for r in batch)
+    assert AuditEvent.objects.filter(action="decision.recorded").count() == 40

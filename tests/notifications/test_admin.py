@@ -65,7 +65,9 @@ def test_a_new_endpoint_gets_a_secret_shown_once_and_masked_after(client, admin_
     assert response.status_code == 200
     assert "no-cache" in response["Cache-Control"]
     endpoint = WebhookEndpoint.objects.get()
-    shown = re.search(r'id="webhook-secret"[^>]*>([^<]+)<', response.content.decode()).group(1)
+    found = re.search(r'id="webhook-secret"[^>]*>([^<]+)<', response.content.decode())
+    assert found is not None
+    shown = found.group(1)
     assert shown == endpoint.secret and shown.startswith("whsec_")
     assert endpoint.event_types == ["decision.effective", "decision.reversed"]
     event = AuditEvent.objects.get(action="webhook_endpoint.created")

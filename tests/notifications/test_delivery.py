@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import smtplib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
 
 from core.models import AuditEvent
@@ -39,7 +40,7 @@ def pending(spec, actor, django_capture_on_commit_callbacks):
     return make
 
 
-def later(minutes: float) -> timezone.datetime:
+def later(minutes: float) -> datetime:
     return timezone.now() + timedelta(minutes=minutes)
 
 
@@ -59,6 +60,7 @@ def test_after_commit_the_notice_is_delivered_by_email_in_eager_mode(
     assert notice.attempts == 1
     assert len(mail.outbox) == 1
     sent = mail.outbox[0]
+    assert isinstance(sent, EmailMultiAlternatives)
     assert sent.to == ["ana@example.org"]
     assert sent.subject == notice.subject
     assert sent.body == notice.body_text

@@ -148,7 +148,7 @@ def worker(tmp_path: Path) -> Iterator[dict]:
     saved = {k: celery_app.conf[k] for k in ("broker_url", "task_always_eager", "task_default_queue")}
     celery_app.conf.update(broker_url=BROKER, task_always_eager=False, task_default_queue=queue)
     celery_app.__dict__.pop("amqp", None)  # rebuilt from the new settings
-    celery_app._pool = None
+    celery_app._pool = None  # type: ignore[attr-defined]
     try:
         yield {"mail_dir": mail_dir, "log": tmp_path / "worker.log", "proc": proc}
     finally:
@@ -161,11 +161,11 @@ def worker(tmp_path: Path) -> Iterator[dict]:
         except ProcessLookupError:
             pass
         log.close()
-        if celery_app._pool is not None:
-            celery_app._pool.force_close_all()
+        if celery_app._pool is not None:  # type: ignore[attr-defined]
+            celery_app._pool.force_close_all()  # type: ignore[attr-defined]
         celery_app.conf.update(saved)
         celery_app.__dict__.pop("amqp", None)
-        celery_app._pool = None
+        celery_app._pool = None  # type: ignore[attr-defined]
         import redis
 
         redis.Redis.from_url(BROKER).delete(queue)

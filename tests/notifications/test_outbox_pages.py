@@ -136,9 +136,13 @@ def test_the_detail_page_shows_the_notice_as_the_person_saw_it_with_its_html_san
     assert response.status_code == 200
     assert notice.subject in body
     assert html.escape(notice.body_text) in body
-    iframe = re.search(r"<iframe[^>]*>", body).group(0)
+    iframe_tag = re.search(r"<iframe[^>]*>", body)
+    assert iframe_tag is not None
+    iframe = iframe_tag.group(0)
     assert 'sandbox=""' in iframe
-    srcdoc = re.search(r'srcdoc="([^"]*)"', iframe).group(1)
+    srcdoc_attr = re.search(r'srcdoc="([^"]*)"', iframe)
+    assert srcdoc_attr is not None
+    srcdoc = srcdoc_attr.group(1)
     assert html.unescape(srcdoc) == notice.body_html  # exactly what was sent, inside the sandbox
     assert "<script>" not in body  # never live in the staff page itself
     assert "script-src 'none'" in response["Content-Security-Policy"]

@@ -405,3 +405,33 @@ def decision_payload(
     }
     payload.update(overrides)
     return payload
+
+
+# ---------------------------------------------------------------------------------------------- appeals
+
+
+def reviewer(
+    username: str | None = None, *, senior: bool = False, staff_ref: str | None = None, **fields: Any
+) -> User:
+    """A staff user in the reviewer group (and the senior reviewer group with ``senior=True``)."""
+    from django.contrib.auth.models import Group
+
+    user = UserFactory(**({"username": username} if username else {}), **fields)
+    if staff_ref is not None:
+        user.staff_ref = staff_ref
+        user.save(update_fields=["staff_ref"])
+    names = ["reviewer", "senior reviewer"] if senior else ["reviewer"]
+    user.groups.add(*(Group.objects.get_or_create(name=n)[0] for n in names))
+    return user
+
+
+def recorded_decision(system: DecisionSystem, version: SystemVersion, /, **overrides: Any) -> Any:
+    """A decision recorded through ``decisions.services.decision_record`` (adverse by default)."""
+    from core.actors import SYSTEM
+    from decisions.services import decision_record
+
+    client = overrides.pop("client", None)
+    result = decision_record(
+        data=decision_payload(system, version, **overrides), actor=client or SYSTEM, client=client
+    )
+    return result.decision

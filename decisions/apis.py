@@ -152,7 +152,11 @@ class DecisionItemInputSerializer(StrictSerializer):
         name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
         email = serializers.EmailField(required=False, allow_blank=True, default="")
         language = serializers.CharField(
-            max_length=16, required=False, default="en", help_text="Notices are in 'en' or 'es'."
+            max_length=16,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="'en' or 'es' (notices are written in it); a new person without one gets 'en'.",
         )
 
     @extend_schema_serializer(component_name="DecisionInputIn")

@@ -997,8 +997,10 @@ def _json_value(value: Any) -> Any:
 
 
 def _language(value: Any, errors: _Errors) -> str:
+    """The person's language as a supported code, or "" when not given (a known person keeps theirs;
+    a new one gets English)."""
     if value in (None, ""):
-        return "en"
+        return ""
     if not isinstance(value, str):
         errors.add("subject.language", "invalid", "Expected a language code such as 'en' or 'es'.")
         return "en"
@@ -1466,7 +1468,7 @@ def _subjects_for(accepted: list[_Accepted]) -> dict[tuple[int, str], Subject]:
                     system_id=sid,
                     external_ref=ref,
                     pseudonym=pseudonym(),
-                    language=latest[(sid, ref)]["language"],
+                    language=latest[(sid, ref)]["language"] or "en",
                 )
                 for sid, ref in missing
             ],
@@ -1492,7 +1494,7 @@ def _subjects_for(accepted: list[_Accepted]) -> dict[tuple[int, str], Subject]:
                 contact.name = data["name"] or contact.name
                 contact.email = data["email"] or contact.email
                 changed_contacts.append(contact)
-        if data["language"] != subject.language and subject.erased_at is None:
+        if data["language"] and data["language"] != subject.language and subject.erased_at is None:
             subject.language = data["language"]
             changed_subjects.append(subject)
     if new_contacts:

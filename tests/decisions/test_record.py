@@ -560,3 +560,17 @@ def test_a_score_that_contradicts_the_scorecard_is_refused(credit):
     with pytest.raises(ApplicationError) as exc:
         services.decision_record(data=payload, actor=SYSTEM)
     assert ("score", "score-contradicts-scorecard") in [(e["field"], e["code"]) for e in exc.value.errors]
+
+
+def test_a_known_person_keeps_their_language_when_a_decision_does_not_give_one(credit):
+    system, version = credit
+    first = decision_payload(system, version)
+    first["subject"]["language"] = "es"
+    services.decision_record(data=first, actor=SYSTEM)
+    second = decision_payload(system, version, subject={"external_ref": first["subject"]["external_ref"]})
+    d = services.decision_record(data=second, actor=SYSTEM).decision
+    d.subject.refresh_from_db()
+    assert d.subject.language == "es"
+    assert d.subject.contact.email == first["subject"]["email"]
+    new = decision_payload(system, version, subject={"external_ref": "someone-new"})
+    assert services.decision_record(data=new, actor=SYSTEM).decision.subject.language == "en"

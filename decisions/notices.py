@@ -835,16 +835,22 @@ class BlockedDecision:
 
 
 def decisions_without_notice(*, limit: int = 500) -> list[BlockedDecision]:
-    """Adverse decisions waiting for their notice that have none (the gate refused it, or composing never
-    happened), oldest first, with what the gate found missing. Staff must fix and resend (S12, S13)."""
+    """Decisions with no decision notice: adverse ones waiting for it, and any whose notice the gate refused,
+    oldest first, with what the gate found missing. Staff fix the cause and compose again (S12, S13)."""
+    from django.db.models import Q
+
     from core.models import AuditEvent
     from decisions.models import Decision
     from notifications.models import Notice
 
+    refused = list(
+        AuditEvent.objects.filter(action="decision.notice_blocked")
+        .order_by("-id")
+        .values_list("target_id", flat=True)[: limit * 4]
+    )
+    waiting = Q(adverse=True, status=Decision.Status.PENDING_NOTICE, effective_at__isnull=True)
     candidates = list(
-        Decision.objects.filter(
-            adverse=True, status=Decision.Status.PENDING_NOTICE, effective_at__isnull=True
-        )
+        Decision.objects.filter(waiting | Q(pk__in=set(refused)))
         .select_related("system", "subject")
         .order_by("recorded_at")[: limit * 2]
     )
@@ -871,3 +877,33 @@ def decisions_without_notice(*, limit: int = 500) -> list[BlockedDecision]:
         if len(out) >= limit:
             break
     return out
+
+
+def decision_notice_compose_again(*, decision: Any, actor: Any) -> list[Any]:
+    """Compose the notice of a decision that has none, after staff fixed what the gate found missing.
+
+    The first access code was never sent (its plain text is gone), so a fresh one is issued for this notice
+    (audit ``decision.access_code_reissued``). Returns the notices written; an empty list means the gate
+    refused again (a new ``decision.notice_blocked`` event says why). A decision that already has a notice
+    is refused (``Conflict``): resending a delivered notice is the outbox's job.
+    """
+    from django.db import transaction
+
+    from core.errors import Conflict
+    from decisions.models import Decision
+    from notifications.models import Notice
+
+    with transaction.atomic():
+        d = Decision.objects.select_for_update(of=("self",)).select_related("subject").get(pk=decision.pk)
+        if Notice.objects.filter(topic_type=DECISION_TOPIC, topic_id=str(d.pk), kind="decision").exists():
+            raise Conflict("This decision already has its notice; retry delivery from the outbox instead.")
+        code = access.new_access_code()
+        d.access_code_hash = access.hash_access_code(d.public_reference, code)
+        d.save(update_fields=["access_code_hash"])
+        audit.record(
+            actor=actor,
+            action="decision.access_code_reissued",
+            target=d,
+            data={"subject": d.subject.pseudonym},
+        )
+        return decision_notices_compose(decisions=[d], access_codes={d.pk: code}, actor=actor)

@@ -8,4 +8,5 @@ app_name = "decisions_staff"
 
 urlpatterns = [
     path("overdue/", views.notices_overdue, name="notices-overdue"),
+    path("<uuid:decision_id>/compose/", views.notice_compose_again, name="notice-compose-again"),
 ]

@@ -396,5 +396,55 @@ def test_recording_decisions_writes_complete_notices_in_the_same_transaction(dom
             assert n.language == language
             assert result.access_code and result.access_code in n.body_text
         assert access.access_code_matches(
-            decision.access_code_hash, decision.public_reference, result.access_code
+            decision.access_code_hash, decision.public_reference, result.access_code or ""
         )
+
+
+def test_staff_compose_a_refused_notice_again_once_the_cause_is_fixed(client: Any) -> None:
+    from core.models import User
+
+    system = make_system("credit", external_routes=[])
+    decision, code = make_decision(system)
+    decision_notices_compose(decisions=[decision], access_codes={decision.pk: code}, actor=SYSTEM)
+    assert not Notice.objects.filter(topic_id=str(decision.pk)).exists()
+    client.force_login(User.objects.create_user("clerk", password="x", is_staff=True))
+    url = f"/staff/notices/{decision.pk}/compose/"
+
+    client.post(url)  # still no external route: refused again
+    assert (
+        AuditEvent.objects.filter(action="decision.notice_blocked", target_id=str(decision.pk)).count() == 2
+    )
+    assert not Notice.objects.filter(topic_id=str(decision.pk)).exists()
+
+    system.external_routes = ROUTES
+    system.save()
+    response = client.post(url)
+    assert response.status_code == 302
+    notices = Notice.objects.filter(topic_id=str(decision.pk))
+    assert {n.channel for n in notices} == {"email", "portal"}
+    decision.refresh_from_db()
+    new_code = re.search(r"your code: (\S+)", notices[0].body_text).group(1)  # type: ignore[union-attr]
+    assert new_code != code
+    assert access.access_code_matches(decision.access_code_hash, decision.public_reference, new_code)
+    reissued = AuditEvent.objects.filter(action="decision.access_code_reissued", target_id=str(decision.pk))
+    assert [e.actor_type for e in reissued] == ["user", "user"]  # one per attempt
+    # A decision that has its notice is not composed twice.
+    client.post(url)
+    assert Notice.objects.filter(topic_id=str(decision.pk)).count() == 2
+    assert (
+        decision.public_reference
+        not in client.get("/staff/notices/overdue/")
+        .content.decode()
+        .split('id="blocked"')[1]
+        .split('id="overdue"')[0]
+    )
+
+
+def test_a_favourable_decision_whose_notice_was_refused_is_listed_for_staff() -> None:
+    from decisions.notices import decisions_without_notice
+
+    system = make_system("credit", legal_basis="")
+    decision, code = make_decision(system, adverse=False)
+    decision_notices_compose(decisions=[decision], access_codes={decision.pk: code}, actor=SYSTEM)
+    [listed] = [b for b in decisions_without_notice() if b.decision.pk == decision.pk]
+    assert listed.missing == ["legal_ground"]

@@ -53,7 +53,7 @@ def _redis_reachable(url: str) -> bool:
         return False
 
 
-def pytest_runtest_setup(item):  # type: ignore[no-untyped-def]
+def pytest_runtest_setup(item: pytest.Item) -> None:
     """Tests marked ``worker`` start a real Celery worker on Redis (CELERY_TEST_BROKER_URL). Locally they
     are skipped when Redis is unreachable; in CI (CI=true) they run and fail, never skip silently."""
     if "worker" not in item.keywords or os.environ.get("CI") == "true":

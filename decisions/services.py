@@ -1458,10 +1458,14 @@ def _subjects_for(accepted: list[_Accepted]) -> dict[tuple[int, str], Subject]:
         return {(s.system_id, s.external_ref): s for s in found if (s.system_id, s.external_ref) in latest}
 
     subjects = load()
-    for _attempt in range(3):
+    for attempt in range(4):
         missing = [key for key in latest if key not in subjects]
         if not missing:
             break
+        if attempt == 3:
+            raise Conflict(
+                "Could not create the subjects of this batch; try again.", code="subject-create-failed"
+            )
         Subject.objects.bulk_create(
             [
                 Subject(
@@ -1475,10 +1479,6 @@ def _subjects_for(accepted: list[_Accepted]) -> dict[tuple[int, str], Subject]:
             ignore_conflicts=True,  # a concurrent batch created it, or (rarely) a pseudonym collided: retry
         )
         subjects = load()
-    else:
-        raise Conflict(
-            "Could not create the subjects of this batch; try again.", code="subject-create-failed"
-        )
 
     new_contacts, changed_contacts, changed_subjects = [], [], []
     for key, subject in subjects.items():

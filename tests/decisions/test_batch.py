@@ -125,6 +125,21 @@ def test_a_batch_costs_the_same_number_of_statements_whatever_its_size(
     assert Explanation.objects.count() == total
 
 
+def test_a_pseudonym_or_reference_that_collides_is_drawn_again(monkeypatch):
+    system, version = live_system()
+    taken = services.decision_record(data=decision_payload(system, version), actor=SYSTEM).decision
+    pseudonyms = iter([taken.subject.pseudonym, "subj_fresh000000000001"])
+    references = iter([taken.public_reference, "CRD-NEW0-0001"])
+    monkeypatch.setattr(services, "pseudonym", lambda: next(pseudonyms))
+    monkeypatch.setattr(services, "public_reference", lambda prefix: next(references))
+
+    d = services.decision_record(data=decision_payload(system, version), actor=SYSTEM).decision
+
+    assert d.subject.pseudonym == "subj_fresh000000000001"
+    assert d.public_reference == "CRD-NEW0-0001"
+    assert Subject.objects.count() == 2
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_batches_racing_with_the_same_items_record_each_decision_once():

@@ -10,7 +10,11 @@ that is pending notice starts its effect:
   (audit ``decision.effect_scheduled``); the periodic task ``decisions.tasks.make_due_decisions_effective``
   flips it when the time comes (audit ``decision.effective``).
 
-Later deliveries (the same notice by the other channel) change nothing: ``effective_at`` is already set.
+Which delivery counts: the one that reaches the person. When the decision has an email notice, only its
+delivery starts the effect; the portal-inbox copy is "delivered" the moment it exists, so it proves nothing
+about the person having been told. The portal notice counts only when it is the decision's sole notice (no
+address on record: the institution reaches the person by post, outside this system, and the inbox is the
+proof of what was said). Later deliveries change nothing: ``effective_at`` is already set.
 A decision waiting for a human decision (S2), stayed, reversed or superseded is left alone. The integrator
 is told by a signed ``decision.effective`` webhook when the decision takes effect.
 """
@@ -99,10 +103,20 @@ def decision_effect_start(
         return d
 
 
+def _has_email_notice(notice: Notice) -> bool:
+    from notifications.models import Notice as NoticeModel
+
+    return NoticeModel.objects.filter(
+        topic_type=notice.topic_type, topic_id=notice.topic_id, kind=notice.kind, channel="email"
+    ).exists()
+
+
 def decision_notice_delivered(notice: Notice) -> None:
     """The delivered handler for decision notices (registered with notifications in DecisionsConfig)."""
     if notice.topic_type != DECISION_TOPIC:
         return
+    if notice.channel != "email" and _has_email_notice(notice):
+        return  # wait for the notice that actually reaches the person
     decision_effect_start(
         decision_id=notice.topic_id,
         delivered_at=notice.delivered_at or timezone.now(),

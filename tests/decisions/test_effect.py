@@ -53,7 +53,13 @@ def test_an_adverse_decision_is_not_effective_until_its_notice_is_delivered() ->
     decision.refresh_from_db()
     assert decision.status == Decision.Status.PENDING_NOTICE
 
-    delivered = _deliver(notices["portal"])
+    # The portal-inbox copy proves nothing about the person having been told: the email must arrive.
+    _deliver(notices["portal"])
+    decision.refresh_from_db()
+    assert decision.status == Decision.Status.PENDING_NOTICE
+    assert _events(decision, "decision.effective") == []
+
+    delivered = _deliver(notices["email"])
     decision.refresh_from_db()
     assert decision.status == Decision.Status.EFFECTIVE
     assert decision.effective_at == delivered.delivered_at
@@ -66,12 +72,22 @@ def test_an_adverse_decision_is_not_effective_until_its_notice_is_delivered() ->
 def test_a_failed_delivery_leaves_the_decision_without_effect() -> None:
     decision, code = make_decision(email="not-an-address")
     notices = _compose(decision, code)
+    _deliver(notices["portal"])
     notice_deliver(notice_id=notices["email"].pk)
     notices["email"].refresh_from_db()
     assert notices["email"].status == Notice.Status.FAILED
     decision.refresh_from_db()
     assert decision.status == Decision.Status.PENDING_NOTICE
     assert _events(decision, "decision.effective") == []
+
+
+def test_the_portal_notice_counts_when_it_is_the_only_notice() -> None:
+    decision, code = make_decision(email="")
+    notices = _compose(decision, code)
+    assert set(notices) == {"portal"}
+    _deliver(notices["portal"])
+    decision.refresh_from_db()
+    assert decision.status == Decision.Status.EFFECTIVE
 
 
 def test_the_notice_period_runs_from_delivery_before_the_effect() -> None:
@@ -145,7 +161,7 @@ def test_the_integrator_is_told_when_the_decision_takes_effect() -> None:
     decision, code = make_decision()
     Decision.objects.filter(pk=decision.pk).update(recorded_by=client)
     notices = _compose(decision, code)
-    _deliver(notices["portal"])
+    _deliver(notices["email"])
     [message] = WebhookMessage.objects.filter(endpoint=endpoint)
     assert message.event_type == "decision.effective"
     assert message.payload["decision"]["id"] == str(decision.pk)
@@ -157,7 +173,7 @@ def test_the_periodic_task_makes_due_decisions_effective() -> None:
     system = make_system("credit", notice_period_days=1)
     decision, code = make_decision(system)
     notices = _compose(decision, code)
-    _deliver(notices["portal"])
+    _deliver(notices["email"])
     assert make_due_decisions_effective.apply().get() == 0  # the day has not passed yet
     two_days_later = timezone.now() + dt.timedelta(days=2)
     with mock.patch("django.utils.timezone.now", return_value=two_days_later):

@@ -168,6 +168,26 @@ def test_record_many_writes_5000_events_in_a_few_statements(django_assert_max_nu
     assert set(AuditEvent.objects.values_list("data__i", flat=True)) == set(range(5000))
 
 
+def test_record_and_record_many_store_the_same_data_and_both_verify() -> None:
+    data = {
+        "text": "Ñandú \u2013 漢字 \u2028",
+        "n": 3,
+        "x": 0.1,
+        "big": 2**53 + 1,
+        "none": None,
+        "list": [True, {}],
+    }
+    at = datetime(2026, 2, 3, 4, 5, 6, 789012, tzinfo=UTC)
+    one = audit.record(actor=ALICE, action="a.b", data=data)
+    audit.record_many([audit.PendingEvent(ALICE, "a.b", data=data, occurred_at=at)])
+
+    stored = list(AuditEvent.objects.order_by("id"))
+    assert [e.data for e in stored] == [data, data]
+    assert stored[0].pk == one.pk and stored[1].occurred_at == at
+    assert audit.seal() == 2
+    assert audit.verify().ok
+
+
 def test_record_many_writes_nothing_when_one_event_is_invalid() -> None:
     good = [audit.PendingEvent(ALICE, "decision.recorded", data={"i": i}) for i in range(2500)]
     with pytest.raises(ValueError, match="action"):
@@ -466,6 +486,40 @@ def test_the_trigger_refuses_changing_an_unsealed_event_other_than_by_sealing_it
     assert audit.verify().ok
 
 
+def _changed(field: Any) -> str:
+    """SQL that changes one column's value, whatever its type."""
+    kind = field.get_internal_type()
+    if kind in ("BigAutoField", "AutoField", "BigIntegerField"):
+        return f"{field.column} + 1000"
+    if kind == "DateTimeField":
+        return f"{field.column} - interval '1 day'"
+    if kind == "JSONField":
+        return "'{\"tampered\": true}'::jsonb"
+    return f"{field.column} || '!'"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "field",
+    [f for f in AuditEvent._meta.concrete_fields if f.column not in ("seq", "prev_hash", "hash")],
+    ids=lambda f: f.column,
+)
+def test_sealing_may_not_change_any_other_column(field: Any) -> None:
+    """Covers every column of the model, so a column added later is checked too."""
+    ev = audit.record(actor=ALICE, action="x.y", target_type="t", target_id="1", data={"i": 1})
+    with (
+        pytest.raises(DatabaseError, match="may only set seq, prev_hash, hash"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            f"UPDATE core_auditevent SET seq = 1, prev_hash = repeat('0', 64), hash = repeat('a', 64), "  # noqa: S608
+            f"{field.column} = {_changed(field)} WHERE id = %s",
+            [ev.pk],
+        )
+    assert audit.seal() == 1
+
+
 @pytest.mark.postgres
 def test_the_trigger_refuses_a_head_that_does_not_point_at_a_sealed_event() -> None:
     _chain(2)
@@ -511,7 +565,7 @@ def test_concurrent_writers_and_sealers_yield_one_gapless_chain() -> None:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_seal_that_must_not_wait_returns_at_once_while_another_holds_the_head() -> None:
-    audit.seal()  # creates the head
+    audit.record(actor=ALICE, action="first.event")  # committed at once, and sealed: the head exists
     locked, release = threading.Event(), threading.Event()
 
     def hold_the_head() -> None:

@@ -833,6 +833,13 @@ class ItemResult:
         return self.error is None
 
 
+class Recorded(ItemResult):
+    """What ``decision_record``, ``decision_supersede`` and ``decision_human_confirm`` return: an item that
+    was recorded (or replayed), so ``decision`` is always there."""
+
+    decision: Decision
+
+
 @dataclass
 class _Bundle:
     """A version with its features, reason codes and outcomes, loaded once per batch."""
@@ -1862,17 +1869,25 @@ def decision_record_many(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def decision_record(*, data: Any, actor: Any, client: ApiClient | None = None) -> ItemResult:
-    """Record one decision (a batch of one); raises the item's ApplicationError when it is refused."""
-    (result,) = decision_record_many(items=[data], actor=actor, client=client)
+def _recorded(result: ItemResult) -> Recorded:
     if result.error is not None:
         raise result.error
-    return result
+    if result.decision is None:  # pragma: no cover - an accepted item always carries its decision
+        raise ApplicationError("The decision was not recorded.", status=500)
+    return Recorded(
+        index=result.index, decision=result.decision, created=result.created, access_code=result.access_code
+    )
+
+
+def decision_record(*, data: Any, actor: Any, client: ApiClient | None = None) -> Recorded:
+    """Record one decision (a batch of one); raises the item's ApplicationError when it is refused."""
+    (result,) = decision_record_many(items=[data], actor=actor, client=client)
+    return _recorded(result)
 
 
 def decision_supersede(
     *, decision: Decision, data: Any, actor: Any, client: ApiClient | None = None
-) -> ItemResult:
+) -> Recorded:
     """Correct a recorded decision: a new decision (``data``, a full item with a new external id) that
     ``supersedes`` it; the old one becomes ``superseded`` (S5: records are never edited).
 
@@ -1916,19 +1931,16 @@ def decision_supersede(
             ):
                 (result,) = _process([data], actor=actor, client=client)
                 if result.error is None and not result.created and result.decision is not None:
-                    return result
+                    return _recorded(result)
             raise TransitionNotAllowed(f"A {old.get_status_display().lower()} decision cannot be superseded.")
-        (result,) = _process([data], actor=actor, client=client, supersedes=old)
-        if result.error is not None:
-            raise result.error
+        (item,) = _process([data], actor=actor, client=client, supersedes=old)
+        result = _recorded(item)
         if not result.created:
             raise ExternalIdConflict(
                 "This external id belongs to a decision that does not correct this one.",
                 errors=[field_error("external_id", "conflict", "Already used for another decision.")],
             )
         new = result.decision
-        if new is None:  # pragma: no cover - created results always carry their decision
-            raise ApplicationError("The correction was not recorded.", status=500)
         previous = old.status
         old.status = Decision.Status.SUPERSEDED
         old.save(update_fields=["status"])
@@ -1950,7 +1962,7 @@ def decision_supersede(
 
 def decision_human_confirm(
     *, decision: Decision, by: str, actor: Any, at: datetime | None = None
-) -> ItemResult:
+) -> Recorded:
     """A person approves an adverse decision that waits for a human (S2, S29).
 
     Appends the approval to the record's human involvement (the automation flags, derived from those events,
@@ -2004,7 +2016,7 @@ def decision_human_confirm(
             },
         )
         _compose_notices([(d, code)], actor)
-    return ItemResult(index=0, decision=d, created=False, access_code=code)
+    return Recorded(index=0, decision=d, created=False, access_code=code)
 
 
 __all__ = [
@@ -2014,6 +2026,7 @@ __all__ = [
     "ExternalIdConflict",
     "GoLiveRefused",
     "ItemResult",
+    "Recorded",
     "SystemNotInScope",
     "VersionInUse",
     "access_code_issue",

@@ -9,6 +9,8 @@ The quickest way to a system that can decide::
 ``live_system(domain=...)`` builds the features, reason codes (English and Spanish) and outcomes of
 ``DOMAIN_SPECS[domain]`` straight into the database (no service checks: tests that need a forbidden
 configuration build it with the factories below). Systems made by the services are in the service tests.
+Call ``SomeFactory.create(...)`` (not ``SomeFactory(...)``) where the type matters: mypy then knows it is the
+model instance.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def _en_es(en: str, es: str) -> dict[str, str]:
     return {"en": en, "es": es}
 
 
-class UserFactory(DjangoModelFactory):
+class UserFactory(DjangoModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("username",)
@@ -51,7 +53,7 @@ class UserFactory(DjangoModelFactory):
     staff_ref = factory.LazyAttribute(lambda u: f"EMP-{u.username}")
 
 
-class ApiClientFactory(DjangoModelFactory):
+class ApiClientFactory(DjangoModelFactory[ApiClient]):
     class Meta:
         model = ApiClient
 
@@ -59,7 +61,7 @@ class ApiClientFactory(DjangoModelFactory):
     contact_email = "integrations@institution.example"
 
 
-class DecisionSystemFactory(DjangoModelFactory):
+class DecisionSystemFactory(DjangoModelFactory[DecisionSystem]):
     class Meta:
         model = DecisionSystem
         skip_postgeneration_save = True
@@ -87,7 +89,7 @@ class DecisionSystemFactory(DjangoModelFactory):
             self.api_clients.add(*extracted)
 
 
-class ImpactAssessmentFactory(DjangoModelFactory):
+class ImpactAssessmentFactory(DjangoModelFactory[ImpactAssessment]):
     class Meta:
         model = ImpactAssessment
 
@@ -100,7 +102,7 @@ class ImpactAssessmentFactory(DjangoModelFactory):
     summary = "Assessed with the AIA questionnaire."
 
 
-class PeerReviewFactory(DjangoModelFactory):
+class PeerReviewFactory(DjangoModelFactory[PeerReview]):
     class Meta:
         model = PeerReview
 
@@ -111,7 +113,7 @@ class PeerReviewFactory(DjangoModelFactory):
     summary = "Reviewed the model and its documentation."
 
 
-class SystemVersionFactory(DjangoModelFactory):
+class SystemVersionFactory(DjangoModelFactory[SystemVersion]):
     class Meta:
         model = SystemVersion
 
@@ -137,7 +139,7 @@ class SystemVersionFactory(DjangoModelFactory):
     released_at = factory.LazyFunction(timezone.now)
 
 
-class FeatureFactory(DjangoModelFactory):
+class FeatureFactory(DjangoModelFactory[Feature]):
     class Meta:
         model = Feature
 
@@ -153,7 +155,7 @@ class FeatureFactory(DjangoModelFactory):
     legal_basis = ""
 
 
-class ReasonCodeFactory(DjangoModelFactory):
+class ReasonCodeFactory(DjangoModelFactory[ReasonCode]):
     class Meta:
         model = ReasonCode
 
@@ -165,7 +167,7 @@ class ReasonCodeFactory(DjangoModelFactory):
     )
 
 
-class OutcomeFactory(DjangoModelFactory):
+class OutcomeFactory(DjangoModelFactory[Outcome]):
     class Meta:
         model = Outcome
 
@@ -308,7 +310,7 @@ def populate_version(version: SystemVersion, domain: str = Domain.CREDIT) -> Sys
     spec = DOMAIN_SPECS[domain]
     features = {}
     for name, data_type, context, actionable, _sample in spec["features"]:
-        features[name] = FeatureFactory(
+        features[name] = FeatureFactory.create(
             version=version,
             name=name,
             data_type=data_type,
@@ -318,9 +320,9 @@ def populate_version(version: SystemVersion, domain: str = Domain.CREDIT) -> Sys
             source="Application form" if actionable else "Institution records",
         )
     for code, feature, en, es in spec["reasons"]:
-        ReasonCodeFactory(version=version, feature=features[feature], code=code, text=_en_es(en, es))
+        ReasonCodeFactory.create(version=version, feature=features[feature], code=code, text=_en_es(en, es))
     for code, adverse, en, es in spec["outcomes"]:
-        OutcomeFactory(
+        OutcomeFactory.create(
             version=version,
             code=code,
             adverse=adverse,
@@ -341,7 +343,7 @@ def live_system(
     **system_fields: Any,
 ) -> tuple[DecisionSystem, SystemVersion]:
     """A complete system (live by default) with one fully declared version, its assessment and reviews."""
-    system = DecisionSystemFactory(
+    system = DecisionSystemFactory.create(
         domain=domain,
         impact_level=impact_level,
         status=status,
@@ -350,10 +352,10 @@ def live_system(
         **system_fields,
     )
     score = {1: 20, 2: 40, 3: 60, 4: 90}[int(impact_level)]
-    ImpactAssessmentFactory(system=system, score=score, max_score=100, level=impact_level)
+    ImpactAssessmentFactory.create(system=system, score=score, max_score=100, level=impact_level)
     for _ in range({1: 0, 2: 1, 3: 1, 4: 2}[int(impact_level)]):
-        PeerReviewFactory(system=system)
-    sv = SystemVersionFactory(system=system, version=version)
+        PeerReviewFactory.create(system=system)
+    sv = SystemVersionFactory.create(system=system, version=version)
     populate_version(sv, domain)
     return system, sv
 
@@ -416,7 +418,7 @@ def reviewer(
     """A staff user in the reviewer group (and the senior reviewer group with ``senior=True``)."""
     from django.contrib.auth.models import Group
 
-    user = UserFactory(**({"username": username} if username else {}), **fields)
+    user = UserFactory.create(**({"username": username} if username else {}), **fields)
     if staff_ref is not None:
         user.staff_ref = staff_ref
         user.save(update_fields=["staff_ref"])

@@ -17,16 +17,16 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def admin_client() -> Client:
     client = Client()
-    client.force_login(UserFactory(is_staff=True, is_superuser=True, staff_ref="EMP-ADMIN"))
+    client.force_login(UserFactory.create(is_staff=True, is_superuser=True, staff_ref="EMP-ADMIN"))
     return client
 
 
-def _messages(response) -> list[str]:  # type: ignore[no-untyped-def]
+def _messages(response) -> list[str]:
     return [str(m) for m in response.context["messages"]]
 
 
 def test_go_live_from_the_admin_shows_the_refusal_as_an_error(admin_client):
-    system = DecisionSystemFactory(status=DecisionSystem.Status.DRAFT)
+    system = DecisionSystemFactory.create(status=DecisionSystem.Status.DRAFT)
     response = admin_client.post(
         "/admin/decisions/decisionsystem/",
         {"action": "go_live", "_selected_action": [system.pk]},
@@ -51,7 +51,7 @@ def test_go_live_from_the_admin_switches_a_ready_system_live_and_audits_it(admin
 
 
 def test_an_impact_assessment_added_inline_is_recorded_through_its_service(admin_client):
-    system = DecisionSystemFactory(status=DecisionSystem.Status.DRAFT, impact_level=1)
+    system = DecisionSystemFactory.create(status=DecisionSystem.Status.DRAFT, impact_level=1)
     url = f"/admin/decisions/decisionsystem/{system.pk}/change/"
     form = admin_client.get(url).context["adminform"].form
     data = {name: form.initial.get(name, "") for name in form.fields}
@@ -80,7 +80,7 @@ def test_an_impact_assessment_added_inline_is_recorded_through_its_service(admin
 
 
 def test_a_reason_code_added_inline_is_refused_when_it_is_generic(admin_client):
-    system = DecisionSystemFactory(status=DecisionSystem.Status.DRAFT)
+    system = DecisionSystemFactory.create(status=DecisionSystem.Status.DRAFT)
     version = services.version_create(
         system=system,
         version="1.0",

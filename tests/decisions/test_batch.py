@@ -16,6 +16,16 @@ from tests.factories import decision_payload, live_system
 pytestmark = pytest.mark.django_db
 
 
+def problem(result: services.ItemResult) -> ApplicationError:
+    assert result.error is not None, "the item was accepted"
+    return result.error
+
+
+def recorded(result: services.ItemResult) -> Decision:
+    assert result.decision is not None, result.error
+    return result.decision
+
+
 def test_a_batch_with_good_and_bad_items_records_the_good_ones_and_refuses_each_bad_one_on_its_own():
     system, version = live_system()
     good = [decision_payload(system, version) for _ in range(3)]
@@ -27,13 +37,13 @@ def test_a_batch_with_good_and_bad_items_records_the_good_ones_and_refuses_each_
 
     assert [r.ok for r in results] == [True, False, True, False, True]
     assert [r.index for r in results] == [0, 1, 2, 3, 4]
-    assert results[1].error.errors[0]["code"] == "reasons-required"
-    assert results[3].error.errors[0]["code"] == "unknown-system"
+    assert problem(results[1]).errors[0]["code"] == "reasons-required"
+    assert problem(results[3]).errors[0]["code"] == "unknown-system"
     assert Decision.objects.count() == 3
     assert set(Decision.objects.values_list("external_id", flat=True)) == {g["external_id"] for g in good}
     assert AuditEvent.objects.filter(action="decision.recorded").count() == 3
     assert all(r.access_code for r in results if r.ok)
-    assert len({r.decision.public_reference for r in results if r.ok}) == 3
+    assert len({recorded(r).public_reference for r in results if r.ok}) == 3
 
 
 def test_a_batch_of_only_refused_items_writes_nothing():
@@ -41,7 +51,7 @@ def test_a_batch_of_only_refused_items_writes_nothing():
     items = [decision_payload(system, version, outcome="nope"), "not an object"]
     results = services.decision_record_many(items=items, actor=SYSTEM)
     assert [r.ok for r in results] == [False, False]
-    assert results[1].error.errors[0]["code"] == "invalid"
+    assert problem(results[1]).errors[0]["code"] == "invalid"
     assert Decision.objects.count() == Subject.objects.count() == AuditEvent.objects.count() == 0
 
 
@@ -52,7 +62,7 @@ def test_several_decisions_about_one_person_in_a_batch_share_one_subject():
     results = services.decision_record_many(items=[first, second], actor=SYSTEM)
     assert all(r.created for r in results)
     assert Subject.objects.count() == 1
-    assert results[0].decision.subject_id == results[1].decision.subject_id
+    assert recorded(results[0]).subject_id == recorded(results[1]).subject_id
 
 
 def test_an_item_repeated_in_a_batch_is_recorded_once_and_a_changed_repeat_is_a_conflict():
@@ -61,8 +71,8 @@ def test_an_item_repeated_in_a_batch_is_recorded_once_and_a_changed_repeat_is_a_
     changed = {**item, "score": "700"}
     results = services.decision_record_many(items=[item, dict(item), changed], actor=SYSTEM)
     assert results[0].created is True
-    assert results[1].created is False and results[1].decision.pk == results[0].decision.pk
-    assert results[2].error.status == 409
+    assert results[1].created is False and recorded(results[1]).pk == recorded(results[0]).pk
+    assert problem(results[2]).status == 409
     assert Decision.objects.count() == 1
 
 
@@ -72,7 +82,7 @@ def test_a_batch_mixing_new_items_and_replays_records_only_the_new_ones():
     first = services.decision_record(data=old, actor=SYSTEM)
     new = decision_payload(system, version)
     results = services.decision_record_many(items=[old, new], actor=SYSTEM)
-    assert (results[0].created, results[0].decision.pk) == (False, first.decision.pk)
+    assert (results[0].created, recorded(results[0]).pk) == (False, first.decision.pk)
     assert results[1].created is True
     assert Decision.objects.count() == 2
 
@@ -83,7 +93,7 @@ def test_a_batch_may_span_several_systems_and_versions():
     results = services.decision_record_many(
         items=[decision_payload(credit, credit_v), decision_payload(content, content_v)], actor=SYSTEM
     )
-    assert [r.decision.public_reference[:3] for r in results] == ["CRD", "MOD"]
+    assert [recorded(r).public_reference[:3] for r in results] == ["CRD", "MOD"]
 
 
 def test_more_than_a_thousand_items_are_refused_as_a_whole():

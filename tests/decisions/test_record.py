@@ -52,7 +52,7 @@ def counts() -> dict[str, int]:
 
 
 @pytest.fixture
-def credit():  # type: ignore[no-untyped-def]
+def credit():
     return live_system()
 
 
@@ -339,7 +339,7 @@ def test_it_refuses_and_writes_nothing(credit, mutate, field, code):
 
 def test_it_refuses_more_than_four_reasons(credit):
     system, version = credit
-    extra = ReasonCodeFactory(
+    extra = ReasonCodeFactory.create(
         version=version, feature=version.features.get(name="annual_income"), code="INCOME_IRREGULAR"
     )
     payload = decision_payload(system, version)
@@ -356,7 +356,7 @@ def test_it_refuses_more_than_four_reasons(credit):
 
 def test_it_refuses_a_generic_reason_code_even_when_the_version_declares_it(credit):
     system, version = credit
-    ReasonCodeFactory(
+    ReasonCodeFactory.create(
         version=version,
         feature=version.features.get(name="annual_income"),
         code="INSUFFICIENT_SCORE",
@@ -381,7 +381,7 @@ def test_it_refuses_a_generic_reason_code_even_when_the_version_declares_it(cred
 )
 def test_it_refuses_features_the_domain_may_not_use(credit, context, protected, legal_basis, code):
     system, version = credit
-    FeatureFactory(
+    FeatureFactory.create(
         version=version,
         name="questionable",
         context=context,
@@ -400,7 +400,7 @@ def test_it_refuses_features_the_domain_may_not_use(credit, context, protected, 
 
 def test_a_protected_attribute_with_a_recorded_legal_basis_is_accepted(credit):
     system, version = credit
-    FeatureFactory(
+    FeatureFactory.create(
         version=version,
         name="age_band",
         data_type="category",
@@ -416,7 +416,7 @@ def test_a_protected_attribute_with_a_recorded_legal_basis_is_accepted(credit):
 
 def test_health_data_is_accepted_for_benefits_only_as_a_protected_attribute_with_a_basis():
     system, version = live_system(domain="public_benefits")
-    FeatureFactory(
+    FeatureFactory.create(
         version=version,
         name="disability",
         data_type="boolean",
@@ -445,7 +445,7 @@ def test_it_refuses_a_system_that_has_not_gone_live():
 
 def test_an_api_client_may_record_only_for_its_systems(credit):
     system, version = credit
-    outsider = ApiClientFactory()
+    outsider = ApiClientFactory.create()
     before = counts()
     with pytest.raises(ApplicationError) as exc:
         services.decision_record(data=decision_payload(system, version), actor=outsider)
@@ -500,7 +500,7 @@ def test_the_same_external_id_may_be_used_by_another_system(credit):
 def test_unknown_versions_of_other_systems_are_not_confused(credit):
     system, _version = credit
     other, _ = live_system()
-    SystemVersionFactory(system=other, version="2.0")
+    SystemVersionFactory.create(system=other, version="2.0")
     payload = decision_payload(system, _version, system_version="2.0")
     with pytest.raises(ApplicationError) as exc:
         services.decision_record(data=payload, actor=SYSTEM)

@@ -19,14 +19,14 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def recorded():  # type: ignore[no-untyped-def]
+def recorded():
     system, version = live_system()
     payload = decision_payload(system, version)
     result = services.decision_record(data=payload, actor=SYSTEM)
     return system, version, payload, result.decision
 
 
-def correction(system, version, payload, **overrides):  # type: ignore[no-untyped-def]
+def correction(system, version, payload, **overrides):
     return decision_payload(system, version, subject=payload["subject"], **overrides)
 
 
@@ -111,7 +111,7 @@ def test_an_api_client_cannot_correct_decisions_of_systems_outside_its_scope(rec
     system, version, payload, old = recorded
     with pytest.raises(ApplicationError) as exc:
         services.decision_supersede(
-            decision=old, data=correction(system, version, payload), actor=ApiClientFactory()
+            decision=old, data=correction(system, version, payload), actor=ApiClientFactory.create()
         )
     assert exc.value.status == 403
 
@@ -127,7 +127,7 @@ def test_a_human_approval_sends_a_held_adverse_decision_to_notice():
     assert held.status == Decision.Status.PENDING_NOTICE
     assert held.automation == Decision.Automation.PARTIAL
     assert list(held.human_involvement.values_list("kind", "by")) == [("approval", "EMP-42")]
-    assert access.access_code_matches(held.access_code_hash, held.public_reference, result.access_code)
+    assert access.access_code_matches(held.access_code_hash, held.public_reference, result.access_code or "")
     assert AuditEvent.objects.get(action="decision.human_confirmed").target_id == str(held.pk)
     with pytest.raises(ApplicationError) as exc:
         services.decision_human_confirm(decision=held, by="EMP-42", actor=SYSTEM)

@@ -24,7 +24,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-FEATURES = [
+FEATURES: list[dict[str, Any]] = [
     {
         "name": "annual_income",
         "label": {"en": "Annual income", "es": "Ingresos anuales"},
@@ -42,7 +42,7 @@ FEATURES = [
         "actionable": True,
     },
 ]
-REASONS = [
+REASONS: list[dict[str, Any]] = [
     {
         "code": "INCOME_LOW",
         "feature": "annual_income",
@@ -52,7 +52,7 @@ REASONS = [
         },
     }
 ]
-OUTCOMES = [
+OUTCOMES: list[dict[str, Any]] = [
     {
         "code": "approved",
         "adverse": False,
@@ -69,7 +69,7 @@ OUTCOMES = [
 
 
 def new_system(**overrides: Any) -> DecisionSystem:
-    fields = {
+    fields: dict[str, Any] = {
         "slug": "credit-limit",
         "name": "Credit limit",
         "owner_organisation": "Example Bank",
@@ -117,7 +117,7 @@ def test_a_new_system_starts_in_draft_and_its_creation_is_audited():
 def test_a_system_goes_live_with_its_assessment_peer_review_and_a_version():
     system = new_system()
     ready(system)
-    user = UserFactory()
+    user = UserFactory.create()
     system = services.system_go_live(system=system, actor=user)
     assert system.status == DecisionSystem.Status.LIVE
     assert system.went_live_at is not None
@@ -140,9 +140,9 @@ def test_go_live_is_refused_without_an_impact_assessment():
 
 
 def test_go_live_is_refused_when_the_assessment_gives_another_level_than_the_system_declares():
-    system = DecisionSystemFactory(status=DecisionSystem.Status.DRAFT, impact_level=ImpactLevel.II)
-    ImpactAssessmentFactory(system=system, score=90, max_score=100, level=ImpactLevel.IV)
-    PeerReviewFactory(system=system)
+    system = DecisionSystemFactory.create(status=DecisionSystem.Status.DRAFT, impact_level=ImpactLevel.II)
+    ImpactAssessmentFactory.create(system=system, score=90, max_score=100, level=ImpactLevel.IV)
+    PeerReviewFactory.create(system=system)
     with pytest.raises(ApplicationError) as exc:
         services.system_go_live(system=system, actor=SYSTEM)
     assert "impact-assessment-level-mismatch" in codes(exc)
@@ -216,7 +216,7 @@ def test_a_suspended_system_can_go_live_again_and_a_draft_cannot_be_suspended():
     assert system.status == DecisionSystem.Status.SUSPENDED
     assert AuditEvent.objects.get(action="system.suspended").data["reason"] == "overturn rate 40%"
     assert services.system_go_live(system=system, actor=SYSTEM).status == DecisionSystem.Status.LIVE
-    draft = DecisionSystemFactory(status=DecisionSystem.Status.DRAFT)
+    draft = DecisionSystemFactory.create(status=DecisionSystem.Status.DRAFT)
     with pytest.raises(ApplicationError) as exc:
         services.system_suspend(system=draft, actor=SYSTEM)
     assert exc.value.status == 409

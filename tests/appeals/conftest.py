@@ -68,13 +68,18 @@ class World:
 
 
 def make_world(**system_fields: Any) -> World:
-    client = ApiClientFactory()
-    system_fields.setdefault("external_routes", [
-        {"kind": "ombudsman", "name": "Financial Ombudsman", "url": "https://ombudsman.example"},
-        {"kind": "court", "name": "District Court", "url": ""},
-    ])
+    client = ApiClientFactory.create()
+    system_fields.setdefault(
+        "external_routes",
+        [
+            {"kind": "ombudsman", "name": "Financial Ombudsman", "url": "https://ombudsman.example"},
+            {"kind": "court", "name": "District Court", "url": ""},
+        ],
+    )
     system, version = live_system(api_clients=[client], **system_fields)
-    endpoint = WebhookEndpoint.objects.create(client=client, url="https://integrator.example/hooks", secret="whsec_x")
+    endpoint = WebhookEndpoint.objects.create(
+        client=client, url="https://integrator.example/hooks", secret="whsec_x"
+    )
     queue = services.queue_for_system(system)
     alice, bob, carol = reviewer(staff_ref="EMP-ALICE"), reviewer(staff_ref="EMP-BOB"), reviewer()
     senior = reviewer(senior=True)
@@ -89,7 +94,9 @@ def world(db: Any) -> World:
 
 
 def events(target: Any, action: str | None = None) -> list[AuditEvent]:
-    qs = AuditEvent.objects.filter(target_type=target._meta.label_lower, target_id=str(target.pk)).order_by("id")
+    qs = AuditEvent.objects.filter(target_type=target._meta.label_lower, target_id=str(target.pk)).order_by(
+        "id"
+    )
     return list(qs.filter(action=action) if action else qs)
 
 
@@ -98,7 +105,9 @@ def actions(target: Any) -> list[str]:
 
 
 def notices_about(target: Any, kind: str | None = None) -> list[Notice]:
-    qs = Notice.objects.filter(topic_type=target._meta.label_lower, topic_id=str(target.pk)).order_by("created_at")
+    qs = Notice.objects.filter(topic_type=target._meta.label_lower, topic_id=str(target.pk)).order_by(
+        "created_at"
+    )
     return list(qs.filter(kind=kind) if kind else qs)
 
 

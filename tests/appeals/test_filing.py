@@ -1,4 +1,4 @@
-"""Filing and triage (S16, S17, S18): in time to the queue with a stay, late to a person, duplicates refused."""
+"""Filing and triage (S16, S17, S18): in time to the queue with a stay, late to a person, no duplicates."""
 
 from __future__ import annotations
 
@@ -58,7 +58,9 @@ def test_the_person_is_told_their_appeal_was_received_and_that_the_decision_is_o
 
 
 def test_a_spanish_speaker_is_told_in_spanish(world: World) -> None:
-    d = world.decision(subject={"external_ref": "es-1", "name": "Ana", "email": "ana@mail.example", "language": "es"})
+    d = world.decision(
+        subject={"external_ref": "es-1", "name": "Ana", "email": "ana@mail.example", "language": "es"}
+    )
     a = world.appeal(d)
     (notice,) = [n for n in notices_about(a, Notice.Kind.APPEAL_RECEIVED) if n.channel == "email"]
     assert notice.language == "es"
@@ -92,11 +94,15 @@ def test_a_late_appeal_goes_to_a_person_with_the_good_cause_path(world: World, f
     assert "A person will read your reasons for being late" in email.body_text
 
 
-def test_accepting_a_late_appeal_for_good_cause_queues_it_and_applies_the_stay(world: World, frozen: Any) -> None:
+def test_accepting_a_late_appeal_for_good_cause_queues_it_and_applies_the_stay(
+    world: World, frozen: Any
+) -> None:
     d = world.decision()
     frozen.set(d.decided_at + timedelta(days=world.system.appeal_window_days + 3))
     a = world.appeal(d, good_cause="I was in hospital.")
-    a = services.appeal_triage_late(appeal=a, accept=True, reasons="Hospital stay shown; good cause.", actor=world.alice)
+    a = services.appeal_triage_late(
+        appeal=a, accept=True, reasons="Hospital stay shown; good cause.", actor=world.alice
+    )
     d.refresh_from_db()
     assert a.status == State.QUEUED and a.triaged_by == world.alice
     assert a.stay == Appeal.Stay.APPLIED and d.status == Decision.Status.STAYED
@@ -111,7 +117,9 @@ def test_refusing_a_late_appeal_is_reasoned_and_names_the_external_routes(world:
     d = world.decision()
     frozen.set(d.decided_at + timedelta(days=world.system.appeal_window_days + 40))
     a = world.appeal(d)
-    a = services.appeal_triage_late(appeal=a, accept=False, reasons="No reason for the delay was given.", actor=world.alice)
+    a = services.appeal_triage_late(
+        appeal=a, accept=False, reasons="No reason for the delay was given.", actor=world.alice
+    )
     assert a.status == State.REFUSED
     assert events(a, "appeal.refused")[0].data["to"] == State.REFUSED
     (email,) = [n for n in notices_about(a, Notice.Kind.APPEAL_OUTCOME) if n.channel == "email"]
@@ -155,8 +163,13 @@ def test_an_appeal_after_a_decided_one_is_refused_and_names_the_next_route(world
     d = world.decision()
     a = world.claimed()
     world.open_everything(a, world.alice)
-    services.review_decide(appeal=a, reviewer=world.alice, outcome="upheld", rationale=RATIONALE_UPHELD,
-                           evidence_relied_on=["statement"])
+    services.review_decide(
+        appeal=a,
+        reviewer=world.alice,
+        outcome="upheld",
+        rationale=RATIONALE_UPHELD,
+        evidence_relied_on=["statement"],
+    )
     with pytest.raises(AppealAlreadyDecided) as exc:
         world.appeal(a.decision)
     assert "Financial Ombudsman" in exc.value.detail
@@ -172,7 +185,9 @@ RATIONALE_UPHELD = "The late payments are confirmed by the bureau records and th
         ({"adverse": False}, "decision-not-adverse"),
     ],
 )
-def test_a_decision_in_the_persons_favour_cannot_be_appealed(world: World, change: dict[str, Any], code: str) -> None:
+def test_a_decision_in_the_persons_favour_cannot_be_appealed(
+    world: World, change: dict[str, Any], code: str
+) -> None:
     d = world.decision(**change)
     with pytest.raises(DecisionNotAppealable) as exc:
         world.appeal(d)
@@ -184,11 +199,19 @@ def test_a_representative_must_state_their_authority(world: World) -> None:
     with pytest.raises(ValidationFailed) as exc:
         world.appeal(filed_by="representative", representative={"name": "Legal Aid"})
     assert [e["field"] for e in exc.value.errors] == ["representative.authority"]
-    a = world.appeal(filed_by="representative", representative={
-        "name": "Legal Aid Clinic", "email": "clinic@legal.example", "authority": "Signed form of 2 May"},
-        accessibility_needs="Large print, please.")
+    a = world.appeal(
+        filed_by="representative",
+        representative={
+            "name": "Legal Aid Clinic",
+            "email": "clinic@legal.example",
+            "authority": "Signed form of 2 May",
+        },
+        accessibility_needs="Large print, please.",
+    )
     contact = AppealContact.objects.get(appeal=a)
-    assert contact.authority == "Signed form of 2 May" and contact.accessibility_needs == "Large print, please."
+    assert (
+        contact.authority == "Signed form of 2 May" and contact.accessibility_needs == "Large print, please."
+    )
     assert {n.to_address for n in notices_about(a) if n.channel == "email"} >= {"clinic@legal.example"}
     assert "Legal Aid" not in str([e.data for e in events(a)])
 

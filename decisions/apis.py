@@ -73,6 +73,19 @@ for _code, _title, _status, _description in [
         "(200); a different decision needs its own external id, or a correction (supersede).",
     ),
     (
+        "subject-create-failed",
+        "The people in this batch could not be registered",
+        409,
+        "A rare clash while registering new people (for example with a concurrent batch). Retry the request "
+        "with the same Idempotency-Key.",
+    ),
+    (
+        "reference-collision",
+        "No public reference could be allocated",
+        409,
+        "A rare clash while allocating public references. Retry the request with the same Idempotency-Key.",
+    ),
+    (
         "batch-too-large",
         "Too many decisions in one batch",
         422,

@@ -75,15 +75,14 @@ for _code, _title, _status, _description in [
     (
         "subject-create-failed",
         "The people in this batch could not be registered",
-        409,
-        "A rare clash while registering new people (for example with a concurrent batch). Retry the request "
-        "with the same Idempotency-Key.",
+        503,
+        "A rare transient clash while registering new people. Nothing was stored: retry the request.",
     ),
     (
         "reference-collision",
         "No public reference could be allocated",
-        409,
-        "A rare clash while allocating public references. Retry the request with the same Idempotency-Key.",
+        503,
+        "A rare transient clash while allocating public references. Nothing was stored: retry the request.",
     ),
     (
         "batch-too-large",

@@ -125,6 +125,15 @@ class VersionInUse(Conflict):
     title = "Decisions were recorded under this version: publish a new version instead"
 
 
+class RetryLater(ApplicationError):
+    """A rare transient clash (a pseudonym or reference drawn again and again). 503: nothing was stored and
+    the Idempotency-Key is given back, so the same request can simply be retried."""
+
+    code = "retry-later"
+    status = 503
+    title = "Try again in a moment"
+
+
 class DecisionRefused(ValidationFailed):
     code = "decision-refused"
     title = "The decision was refused"
@@ -1470,8 +1479,8 @@ def _subjects_for(accepted: list[_Accepted]) -> dict[tuple[int, str], Subject]:
         if not missing:
             break
         if attempt == 3:
-            raise Conflict(
-                "Could not create the subjects of this batch; try again.", code="subject-create-failed"
+            raise RetryLater(
+                "Could not register the people of this batch; try again.", code="subject-create-failed"
             )
         Subject.objects.bulk_create(
             [
@@ -1607,7 +1616,7 @@ def _fresh_references(accepted: list[_Accepted]) -> list[str]:
             if refs[i] in clash or refs[i] in seen:
                 refs[i] = public_reference(policy.reference_prefix(a.system.domain))
             seen.add(refs[i])
-    raise Conflict("Could not allocate public references; try again.", code="reference-collision")
+    raise RetryLater("Could not allocate public references; try again.", code="reference-collision")
 
 
 def _insert(accepted: list[_Accepted], *, actor: Any, client: ApiClient | None, now: datetime) -> None:

@@ -1,0 +1,360 @@
+"""Figures per system version and period, against a fixture computed by hand (issue 6, S12, S25, S29).
+
+The fixture: one system (notice clock 5 days, zone America/New_York) with versions v1 and v2, "now" being
+2026-12-15 12:00 UTC. Times are UTC. Every expected number below is worked out in the comments.
+
+Decisions
+    October   v1: o1..o5 (10-05), late (10-31 23:59)      v2: o6, o7 (10-06)     all adverse, full, no notice
+    November  v1: d1 11-02 adverse full    notice delivered 11-02 10:05, due 11-07 10:00 -> on time
+                  d2 11-03 adverse full    notice delivered 11-09 09:00, due 11-08 09:00 -> missed (late)
+                  d3 11-03 favourable partial  email never delivered, portal at once   -> on time (once)
+                  d4 11-10 adverse none    no notice at all (blocked), due 11-15       -> missed
+                  d5 11-16 adverse full    notice delivered at once                    -> on time
+                  s  11-05 replaces o1 (an appeal outcome): not counted
+              v2: d6 11-20 adverse full    notice never delivered, due 11-25           -> missed
+                  d7 11-30 23:30 adverse full  delivered 12-01 00:30, due 12-05      -> on time
+    December  v1: d8 12-01 00:10 no notice (due 12-06 passed) -> missed; dn 12-14 notice pending, due 12-19
+                  (not yet due: neither on time nor missed)
+
+Appeals (filed -> decided, outcome, due date in New York)
+    v1  a1 o1 10-31 12:00 -> 11-01 12:00 upheld     1 day     due 11-30
+        a2 o2 11-02 -> 11-04 overturned                2 days    due 12-02
+        a3 o3 11-03 -> 11-07 modified                  4 days    due 12-03
+        a4 o4 11-05 -> 11-15 upheld                    10 days   due 11-12: breach (11-14 local > 11-12)
+        a5 o5 11-06 -> 11-26 overturned                20 days   due 12-06, escalated once: breach
+        a6 d1 11-20, still in review
+        a7 d2 11-21, withdrawn 11-22
+        a8 d4 11-28 -> 12-02 upheld                    4 days
+    v2  a9 o6 11-10 00:00 -> 11-13 03:00 upheld      3.125 days  due 11-12: no breach, because 11-13 03:00 UTC
+                                                                  is 11-12 22:00 in New York
+        a10 d6 11-25, queued
+        a11 o7 10-20, refused 10-21
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from core.models import AuditEvent
+from decisions.models import Decision
+from oversight import metrics, services, tasks
+from oversight.models import FigureRollup, FiguresState, PeriodKind
+from oversight.periods import Period
+from tests.factories import SystemVersionFactory, live_system, populate_version
+from tests.oversight import builders as b
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 12, 15, 12, 0, tzinfo=UTC)
+DAY = 86400.0
+
+
+def t(month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=UTC)
+
+
+class Fixture:
+    def __init__(self) -> None:
+        system, v1 = live_system(notice_due_days=5, time_zone="America/New_York")
+        v2 = populate_version(SystemVersionFactory.create(system=system, version="2.0"))
+        self.system, self.v1, self.v2 = system, v1, v2
+        d = b.decision
+        o = [d(v1, t(10, 5, 10)) for _ in range(5)] + [d(v2, t(10, 6, 10)) for _ in range(2)]
+        d(v1, t(10, 31, 23, 59))
+        d1 = d(v1, t(11, 2, 10))
+        b.notice(d1, delivered_at=t(11, 2, 10, 5))
+        d2 = d(v1, t(11, 3, 9))
+        b.notice(d2, delivered_at=t(11, 9, 9))
+        d3 = d(v1, t(11, 3, 12), adverse=False, automation=Decision.Automation.PARTIAL)
+        b.notice(d3, channel="email")
+        b.notice(d3, delivered_at=t(11, 3, 12, 1))
+        d4 = d(v1, t(11, 10, 8), automation=Decision.Automation.NONE)
+        d5 = d(v1, t(11, 16, 8))
+        b.notice(d5, delivered_at=t(11, 16, 8, 1))
+        d(v1, t(11, 5), adverse=False, automation=Decision.Automation.NONE, supersedes=o[0])
+        d6 = d(v2, t(11, 20, 10))
+        b.notice(d6)
+        d7 = d(v2, t(11, 30, 23, 30))
+        b.notice(d7, delivered_at=t(12, 1, 0, 30))
+        d(v1, t(12, 1, 0, 10))
+        dn = d(v1, t(12, 14, 12))
+        b.notice(dn)
+
+        a = b.appeal
+        a(o[0], t(10, 31, 12), decided_at=t(11, 1, 12), outcome="upheld", due_date=date(2026, 11, 30))
+        a(o[1], t(11, 2), decided_at=t(11, 4), outcome="overturned", due_date=date(2026, 12, 2))
+        a(o[2], t(11, 3), decided_at=t(11, 7), outcome="modified", due_date=date(2026, 12, 3))
+        self.a4 = a(o[3], t(11, 5), decided_at=t(11, 15), outcome="upheld", due_date=date(2026, 11, 12))
+        a(
+            o[4],
+            t(11, 6),
+            decided_at=t(11, 26),
+            outcome="overturned",
+            due_date=date(2026, 12, 6),
+            escalation_count=1,
+        )
+        a(d1, t(11, 20), status="in_review", due_date=date(2026, 12, 20))
+        a(d2, t(11, 21), withdrawn_at=t(11, 22), due_date=date(2026, 12, 21))
+        a(d4, t(11, 28), decided_at=t(12, 2), outcome="upheld", due_date=date(2026, 12, 28))
+        a(o[5], t(11, 10), decided_at=t(11, 13, 3), outcome="upheld", due_date=date(2026, 11, 12))
+        a(d6, t(11, 25), status="queued", due_date=date(2026, 12, 25))
+        a(o[6], t(10, 20), status="refused", triaged_at=t(10, 21), due_date=date(2026, 11, 20))
+
+    def row(self, kind: str, start: date, version: Any = None) -> FigureRollup:
+        return FigureRollup.objects.get(
+            system=self.system, version=version, period_kind=kind, period_start=start
+        )
+
+
+@pytest.fixture
+def fx() -> Fixture:
+    f = Fixture()
+    services.figures_refresh(now=NOW)
+    return f
+
+
+def counts(row: FigureRollup) -> dict[str, Any]:
+    return {
+        "decisions": row.decisions,
+        "adverse": row.adverse,
+        "automation": (row.automation_full, row.automation_partial, row.automation_none),
+        "notices": (row.notices_on_time, row.notices_missed),
+        "appeals": row.appeals,
+        "decided": (row.appeals_decided, row.upheld, row.overturned, row.modified),
+        "sla_breaches": row.sla_breaches,
+        "queue_depth": row.queue_depth,
+    }
+
+
+def test_the_monthly_figures_of_each_version_are_the_hand_computed_ones(fx: Fixture) -> None:
+    nov = date(2026, 11, 1)
+    v1 = fx.row("month", nov, fx.v1)
+    # d1..d5 (s replaces o1 and is left out); adverse d1 d2 d4 d5; full d1 d2 d5, partial d3, none d4;
+    # on time d1 d3 d5, missed d2 d4; filed a2..a8; decided a1..a5; breaches a4 a5; open on 12-01: a6 a8.
+    assert counts(v1) == {
+        "decisions": 5,
+        "adverse": 4,
+        "automation": (3, 1, 1),
+        "notices": (3, 2),
+        "appeals": 7,
+        "decided": (5, 2, 2, 1),
+        "sla_breaches": 2,
+        "queue_depth": 2,
+    }
+    # Durations 1, 2, 4, 10, 20 days. Median: the 3rd = 4 days. p90: position 0.9 * 4 = 3.6, between
+    # 10 and 20 days: 10 + 0.6 * 10 = 16 days. Histogram buckets <1, 1-3, 3-7, 7-14, 14-30, 30-60, 60+.
+    assert v1.time_to_outcome_median == pytest.approx(4 * DAY)
+    assert v1.time_to_outcome_p90 == pytest.approx(16 * DAY)
+    assert v1.time_to_outcome_hist == [0, 2, 1, 1, 1, 0, 0]
+
+    v2 = fx.row("month", nov, fx.v2)
+    # d6 missed, d7 on time; a9 filed and decided (no breach in New York), a10 still queued.
+    assert counts(v2) == {
+        "decisions": 2,
+        "adverse": 2,
+        "automation": (2, 0, 0),
+        "notices": (1, 1),
+        "appeals": 2,
+        "decided": (1, 1, 0, 0),
+        "sla_breaches": 0,
+        "queue_depth": 1,
+    }
+    assert v2.time_to_outcome_median == pytest.approx(3.125 * DAY)
+    assert v2.time_to_outcome_p90 == pytest.approx(3.125 * DAY)
+
+
+def test_the_whole_systems_month_sums_its_versions_with_its_own_exact_percentiles(fx: Fixture) -> None:
+    total = fx.row("month", date(2026, 11, 1))
+    assert counts(total) == {
+        "decisions": 7,
+        "adverse": 6,
+        "automation": (5, 1, 1),
+        "notices": (4, 3),
+        "appeals": 9,
+        "decided": (6, 3, 2, 1),
+        "sla_breaches": 2,
+        "queue_depth": 3,
+    }
+    # Durations 1, 2, 3.125, 4, 10, 20 days. Median: position 2.5, (3.125 + 4) / 2 = 3.5625 days
+    # (not the median of the versions' medians). p90: position 4.5, 10 + 0.5 * 10 = 15 days.
+    assert total.time_to_outcome_median == pytest.approx(3.5625 * DAY)
+    assert total.time_to_outcome_p90 == pytest.approx(15 * DAY)
+    assert total.time_to_outcome_hist == [0, 2, 2, 1, 1, 0, 0]
+    assert total.adverse_rate == pytest.approx(6 / 7)
+    assert total.appeal_rate == pytest.approx(9 / 6)
+    assert total.overturn_rate == pytest.approx(2 / 6)
+    assert total.modification_rate == pytest.approx(1 / 6)
+    assert total.notices_on_time_rate == pytest.approx(4 / 7)
+    assert total.automated_share == pytest.approx(5 / 7)
+    assert total.human_share == pytest.approx(2 / 7)
+
+
+def test_october_counts_its_own_decisions_and_the_appeal_still_open_at_its_end(fx: Fixture) -> None:
+    oct_v1 = fx.row("month", date(2026, 10, 1), fx.v1)
+    # o1..o5 and the one at 10-31 23:59 UTC; none has a notice, all are long past due. a1 was filed on
+    # 10-31 and decided on 11-01: October counts the filing and ends with it open.
+    assert counts(oct_v1) == {
+        "decisions": 6,
+        "adverse": 6,
+        "automation": (6, 0, 0),
+        "notices": (0, 6),
+        "appeals": 1,
+        "decided": (0, 0, 0, 0),
+        "sla_breaches": 0,
+        "queue_depth": 1,
+    }
+    oct_v2 = fx.row("month", date(2026, 10, 1), fx.v2)
+    assert (oct_v2.decisions, oct_v2.appeals, oct_v2.queue_depth) == (2, 1, 0)  # a11 refused on 10-21
+
+
+def test_weeks_are_iso_weeks_and_days_are_utc_days(fx: Fixture) -> None:
+    w45 = fx.row("week", date(2026, 11, 2), fx.v1)  # Monday 2 to Sunday 8 November
+    # d1 d2 d3; on time d1 d3, missed d2; filed a2 a3 a4 a5; decided a2 (2 days) and a3 (4 days);
+    # open on 11-09: a4 and a5. Median (2 + 4) / 2 = 3 days; p90: position 0.9, 2 + 0.9 * 2 = 3.8 days.
+    assert counts(w45) == {
+        "decisions": 3,
+        "adverse": 2,
+        "automation": (2, 1, 0),
+        "notices": (2, 1),
+        "appeals": 4,
+        "decided": (2, 0, 1, 1),
+        "sla_breaches": 0,
+        "queue_depth": 2,
+    }
+    assert w45.time_to_outcome_median == pytest.approx(3 * DAY)
+    assert w45.time_to_outcome_p90 == pytest.approx(3.8 * DAY)
+    # a1 was decided on Sunday 1 November: the week before.
+    w44 = fx.row("week", date(2026, 10, 26), fx.v1)
+    assert (w44.appeals_decided, w44.upheld, w44.time_to_outcome_median) == (1, 1, pytest.approx(DAY))
+
+    nov3 = fx.row("day", date(2026, 11, 3), fx.v1)
+    # d2 and d3; a3 filed; open at the end of the day: a2 (decided on the 4th) and a3.
+    assert (nov3.decisions, nov3.appeals, nov3.queue_depth, nov3.appeals_decided) == (2, 1, 2, 0)
+    # A day with nothing but an open queue still has its row: 20 November ends with a5 and a6 open.
+    nov20 = fx.row("day", date(2026, 11, 20), fx.v1)
+    assert (nov20.decisions, nov20.appeals, nov20.queue_depth) == (0, 1, 2)
+
+
+def test_a_notice_not_yet_due_counts_neither_as_on_time_nor_as_missed(fx: Fixture) -> None:
+    dec = fx.row("month", date(2026, 12, 1), fx.v1)
+    # d8 has no notice and was due on 12-06: missed. dn's notice is pending but due only on 12-19.
+    assert (dec.decisions, dec.notices_on_time, dec.notices_missed) == (2, 0, 1)
+    assert dec.notices_on_time_rate == 0.0
+    # The current month's queue depth is the queue now: a6 (a8 was decided on 12-02).
+    assert (dec.appeals_decided, dec.queue_depth) == (1, 1)
+    assert fx.row("month", date(2026, 12, 1), fx.v2).queue_depth == 1  # a10
+
+
+def test_sla_breaches_are_judged_in_the_systems_own_zone(fx: Fixture) -> None:
+    # In UTC, a9 was decided on 11-13, after its due date 11-12: a breach there, not in New York.
+    fx.system.time_zone = "UTC"
+    fx.system.save(update_fields=["time_zone"])
+    services.figures_refresh(period=Period.parse("2026-11"), now=NOW)
+    assert fx.row("month", date(2026, 11, 1), fx.v2).sla_breaches == 1
+
+
+def test_rates_are_none_when_there_is_nothing_to_divide_by() -> None:
+    empty = FigureRollup()
+    assert empty.adverse_rate is None
+    assert empty.overturn_rate is None
+    assert empty.appeal_rate is None
+    assert empty.notices_on_time_rate is None
+    assert empty.automated_share is None
+
+
+def test_weeks_and_months_summed_from_day_rows_equal_a_direct_count(fx: Fixture) -> None:
+    fields = [f.name for f in FigureRollup._meta.fields if f.name not in ("id", "refreshed_at")]
+    for kind, start, end in [
+        (PeriodKind.WEEK, date(2026, 9, 28), date(2026, 12, 21)),
+        (PeriodKind.MONTH, date(2026, 10, 1), date(2027, 1, 1)),
+    ]:
+        direct = metrics.compute(kind, start, end, system_ids=[fx.system.pk], now=NOW)
+        saved = {
+            (r.system_id, r.version_id, r.period_start): r
+            for r in FigureRollup.objects.filter(period_kind=kind, system=fx.system)
+        }
+        assert set(direct) == set(saved)
+        for key, row in direct.items():
+            assert {f: getattr(row, f) for f in fields} == {f: getattr(saved[key], f) for f in fields}, key
+
+
+def test_the_periodic_refresh_recomputes_only_the_recent_periods(fx: Fixture) -> None:
+    # An old figure changes behind the refresh's back (it cannot in practice: outcomes happen now).
+    type(fx.a4).objects.filter(pk=fx.a4.pk).update(outcome="overturned")
+    services.figures_refresh_recent(now=NOW)
+    assert fx.row("month", date(2026, 11, 1), fx.v1).overturned == 2  # November was not recomputed
+    assert fx.row("day", date(2026, 12, 15), fx.v1).queue_depth == 1  # today was
+
+    services.figures_refresh(period=Period.parse("2026-11"), now=NOW)  # on demand: it is
+    assert fx.row("month", date(2026, 11, 1), fx.v1).overturned == 3
+    assert fx.row("week", date(2026, 11, 9), fx.v1).overturned == 1  # the week of 11-15 too
+
+
+def test_the_first_periodic_refresh_builds_every_period(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("core.clock.now", lambda: NOW)
+    f = Fixture()
+    assert not FigureRollup.objects.exists()
+    tasks.refresh_recent_figures()
+    assert FiguresState.objects.get().full_build_at is not None
+    assert FigureRollup.objects.filter(system=f.system, period_kind="month").count() == 3 * 3  # 3 months
+
+
+def test_refreshing_one_system_leaves_the_others_rows_alone(fx: Fixture) -> None:
+    other, ov = live_system()
+    b.decision(ov, t(11, 4))
+    services.figures_refresh(system=other, now=NOW)
+    before = FigureRollup.objects.filter(system=fx.system).count()
+    services.figures_refresh(system=other, period=Period.parse("2026-11"), now=NOW)
+    assert FigureRollup.objects.filter(system=fx.system).count() == before
+    assert FigureRollup.objects.get(system=other, version=None, period_kind="month").decisions == 1
+
+
+def test_refreshing_writes_derived_rows_only_and_no_audit_event(fx: Fixture) -> None:
+    events = AuditEvent.objects.count()
+    services.figures_refresh(now=NOW)
+    assert AuditEvent.objects.count() == events
+
+
+def test_a_refresh_takes_the_same_number_of_queries_however_many_decisions(fx: Fixture) -> None:
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            services.figures_refresh(period=Period.parse("2026-11"), now=NOW)
+        return len(ctx.captured_queries)
+
+    before = queries()
+    for i in range(30):
+        d = b.decision(fx.v1, t(11, 1 + i % 28, 9))
+        b.notice(d, delivered_at=t(11, 1 + i % 28, 10))
+        if i % 3 == 0:
+            due = date(2027, 1, 1)
+            b.appeal(d, t(11, 1 + i % 28, 11), decided_at=t(11, 29), outcome="upheld", due_date=due)
+    assert queries() == before
+    assert fx.row("month", date(2026, 11, 1), fx.v1).decisions == 35
+
+
+@pytest.mark.parametrize(
+    ("values", "median", "p90"),
+    [
+        ([5], 5, 5),
+        ([1, 2], 1.5, 1.9),  # positions 0.5 and 0.9 between the two
+        ([4, 1, 3, 2], 2.5, 3.7),  # sorted 1 2 3 4; p90 position 2.7: 3 + 0.7
+        ([10, 10, 10, 40, 50, 60, 70, 80, 90, 100, 1000], 60, 100),  # n = 11: positions 5 and 9 exactly
+    ],
+)
+def test_percentiles_interpolate_like_percentile_cont(values: list[int], median: float, p90: float) -> None:
+    from appeals.models import Review
+    from tests.factories import UserFactory
+
+    _system, version = live_system()
+    reviewer = UserFactory.create()
+    for i, v in enumerate(values):
+        d = b.decision(version, t(11, 1))
+        a = b.appeal(d, t(11, 2), decided_at=t(11, 3), outcome="upheld", due_date=date(2026, 12, 1))
+        b.review(a, reviewer, decided_at=t(11, 3, i % 24), seconds_spent=v, outcome="upheld")
+    got = metrics.percentiles(Review.objects.all(), {"r": "reviewer_id"}, metrics.F("seconds_spent"))
+    assert got[(reviewer.pk,)] == [pytest.approx(median), pytest.approx(p90)]

@@ -45,19 +45,8 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, Request, Route, ViewportSize, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
-from tests.browser.support import DESKTOP, TEST_HOST, PageRecord, is_external
+from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PageRecord, is_external
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # the tests run as root
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    f"--host-resolver-rules=MAP {TEST_HOST} 127.0.0.1",  # only this name; every other one is refused below
-]
 #: Milliseconds a single Playwright action or navigation may take before the test fails.
 TIMEOUT_MS = 15_000
 
@@ -138,11 +127,12 @@ def page(browser: Browser, viewport: ViewportSize) -> Iterator[Page]:
         pytest.fail("The page misbehaved during the test: " + " | ".join(problems))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_server() -> Iterator[LiveServer]:
     """pytest-django's live server bound to 127.0.0.1 on a free port. It serves static files from the app
     finders through Django's StaticFilesHandler (``django.contrib.staticfiles`` is installed), like
-    StaticLiveServerTestCase. Tests that use it get a transactional database (pytest-django)."""
+    StaticLiveServerTestCase. Tests that use it get a transactional database (pytest-django). It stops when
+    the browser tests are done, like Playwright."""
     server = LiveServer("127.0.0.1:0")
     yield server
     server.stop()

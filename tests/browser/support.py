@@ -21,21 +21,33 @@ from playwright.sync_api import Page, ViewportSize
 VENDOR = Path(__file__).resolve().parent / "vendor"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
+#: An ordinary-looking host name (RFC 6761 reserves .test) that Chromium resolves to 127.0.0.1 (see
+#: CHROMIUM_ARGS): some libraries skip their calls home on "localhost" or "127.0.0.1" only, so a page can
+#: also be checked as a visitor on a real domain would load it.
+TEST_HOST = "contestable.test"
+#: Hosts a page may talk to: the live server only (loopback). Anything else is recorded and refused.
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1", TEST_HOST}
+
+#: Debian's Chromium and the flags this machine kind needs; any test that starts Chromium itself uses these.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # the tests run as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",  # the network is closed: Chromium's own calls home would be refused
+    "--disable-component-update",
+    "--disable-sync",
+    f"--host-resolver-rules=MAP {TEST_HOST} 127.0.0.1",  # this name only; the page fixture refuses others
+]
+
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
-PHONE: ViewportSize = {
-    "width": 375,
-    "height": 667,
-}  # a small phone (iPhone SE size), the narrowest window we design for
+#: A small phone (iPhone SE size), the narrowest window the portal is designed for.
+PHONE: ViewportSize = {"width": 375, "height": 667}
 
 #: The WCAG 2.2 AA rule set: every A and AA rule of WCAG 2.0, 2.1 and 2.2 that axe-core knows.
 WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
-#: An ordinary-looking host name (RFC 6761 reserves .test) that Chromium resolves to 127.0.0.1 (see
-#: conftest.CHROMIUM_ARGS): some libraries skip their calls home on "localhost" or "127.0.0.1" only, so a page
-#: is also checked as a visitor on a real domain would load it.
-TEST_HOST = "contestable.test"
-#: Hosts a page may talk to: the live server only (loopback). Anything else is recorded and refused.
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1", TEST_HOST}
 #: Schemes that never leave the browser.
 LOCAL_SCHEMES = {"data", "blob", "about", "chrome-error"}
 

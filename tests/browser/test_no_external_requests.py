@@ -43,21 +43,12 @@ def test_the_api_docs_load_swagger_ui_from_the_project_and_nothing_from_elsewher
     assert record_of(page).failed_responses == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Redoc loads fonts.googleapis.com (drf-spectacular's redoc.html links Google Fonts) and its "
-    "sidebar logo from cdn.redoc.ly. Fix: drop /api/redoc/ (Swagger UI at /api/docs/ is enough), or override "
-    "templates/drf_spectacular/redoc.html without the font links and serve it with CSP img-src 'self'; "
-    "then remove this mark.",
-)
-def test_the_redoc_page_loads_nothing_from_elsewhere(page: Page, public_url: str) -> None:
-    page.goto(f"{public_url}/api/redoc/")
-    page.get_by_role("heading", name="Contestable API").first.wait_for()
-    page.wait_for_load_state("networkidle")
-
-    external = list(record_of(page).external_requests)
-    record_of(page).external_requests.clear()  # reported here, not again by the fixture's teardown
-    assert external == [], f"The page tried to reach other hosts: {external}"
+def test_no_redoc_page_is_served_since_it_would_load_remote_fonts(page: Page, public_url: str) -> None:
+    # drf-spectacular's Redoc page links Google Fonts and a CDN logo; only Swagger UI (vendored) is served.
+    response = page.goto(f"{public_url}/api/redoc/")
+    assert response is not None
+    assert response.status == 404
+    assert_no_external_requests(page)
 
 
 def test_the_health_check_answers_json_in_the_browser(page: Page, live_server: LiveServer) -> None:

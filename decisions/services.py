@@ -57,7 +57,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from core import audit
+from core import audit, clock
 from core.actors import as_actor
 from core.errors import (
     ApplicationError,
@@ -357,7 +357,7 @@ def system_go_live(*, system: DecisionSystem, actor: Any) -> DecisionSystem:
         system.status = DecisionSystem.Status.LIVE
         update = ["status"]
         if system.went_live_at is None:
-            system.went_live_at = timezone.now()
+            system.went_live_at = clock.now()
             update.append("went_live_at")
         system.save(update_fields=update)
         audit.record(
@@ -703,7 +703,7 @@ def version_create(
             performance=performance or {},
             fairness=fairness or {},
             scorecard=scorecard,
-            released_at=timezone.now(),
+            released_at=clock.now(),
         )
         created = Feature.objects.bulk_create([_new_feature(sv, spec) for spec in features])
         by_name = {f.name: f for f in created}
@@ -1740,7 +1740,7 @@ def _process(
     client: ApiClient | None,
     supersedes: Decision | None = None,
 ) -> list[ItemResult]:
-    now = timezone.now()
+    now = clock.now()
     results: list[ItemResult] = [ItemResult(index=i) for i in range(len(raw_items))]
     normalised: list[dict[str, Any]] = []
     for i, raw in enumerate(raw_items):
@@ -1993,7 +1993,7 @@ def decision_human_confirm(
             raise TransitionNotAllowed(
                 f"A decision {d.get_status_display().lower()} needs no human approval."
             )
-        when = at or timezone.now()
+        when = at or clock.now()
         HumanInvolvement.objects.create(
             decision=d, kind=HumanInvolvement.Kind.APPROVAL, by=by.strip(), at=when
         )

@@ -463,3 +463,43 @@ class Escalation(models.Model):
 
     def __str__(self) -> str:
         return f"escalation {self.number} of {self.appeal_id}"
+
+
+class AppealMessage(models.Model):
+    """One message in the two-way thread between the person (or their representative) and the reviewer.
+
+    Written only through ``appeals.messaging.message_post``; the audit event records its length, never its
+    text. ``read_at``: when the other side first saw it (the reviewer's "new message" flag)."""
+
+    class AuthorKind(models.TextChoices):
+        PERSON = "person", "The person"
+        REVIEWER = "reviewer", "Reviewer"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    appeal = models.ForeignKey(Appeal, on_delete=models.CASCADE, related_name="messages")
+    author_kind = models.CharField(max_length=8, choices=AuthorKind.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField()
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["appeal"],
+                condition=Q(author_kind="person", read_at__isnull=True),
+                name="appeal_message_unread_idx",
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(author_kind="person") | Q(author__isnull=False),
+                name="appeal_message_reviewer_named",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"message from {self.author_kind} on {self.appeal_id}"

@@ -199,3 +199,7 @@ class GroupAttribute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.attribute} of {self.subject_pseudonym}"
+
+
+# The oversight controls (stop-switch incidents S29, remedy campaigns S30) live in their own module.
+from oversight.controls_models import DefectKind, Incident, RemedyCampaign, RemedyItem  # noqa: E402, F401

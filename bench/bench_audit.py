@@ -34,6 +34,10 @@ import django
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
+
+settings.DEBUG = False  # as in production: no query log, no SQL formatting for it
+
 from django.db import connection, transaction  # noqa: E402
 
 from core import audit  # noqa: E402

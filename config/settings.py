@@ -57,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # S33: auditors read everything and change nothing (every unsafe request of theirs is refused).
+    "oversight.middleware.AuditorReadOnlyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -158,6 +160,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "sweep-outbox": {"task": "notifications.tasks.sweep_outbox", "schedule": 60.0},
     # S11: adverse decisions whose notice period has run out take effect.
     "decisions-effective": {"task": "decisions.tasks.make_due_decisions_effective", "schedule": 300.0},
+    # Issue 6: figure rollups of the last days every 5 minutes; hourly, every period a notice clock reaches.
+    "oversight-figures-recent": {"task": "oversight.tasks.refresh_recent_figures", "schedule": 300.0},
+    "oversight-figures-settle": {"task": "oversight.tasks.settle_figures", "schedule": crontab(minute=41)},
 }
 
 REST_FRAMEWORK = {

@@ -6,6 +6,7 @@ from core import views as core_views
 
 api_v1 = [
     path("", include("decisions.urls")),
+    path("oversight/", include("oversight.urls_api")),
 ]
 
 urlpatterns = [
@@ -16,6 +17,7 @@ urlpatterns = [
     path("staff/outbox/", include("notifications.urls")),
     path("staff/notices/", include("decisions.urls_staff")),
     path("portal/", include("portal.urls")),
+    path("oversight/", include("oversight.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),

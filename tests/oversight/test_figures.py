@@ -358,3 +358,75 @@ def test_percentiles_interpolate_like_percentile_cont(values: list[int], median:
         b.review(a, reviewer, decided_at=t(11, 3, i % 24), seconds_spent=v, outcome="upheld")
     got = metrics.percentiles(Review.objects.all(), {"r": "reviewer_id"}, metrics.F("seconds_spent"))
     assert got[(reviewer.pk,)] == [pytest.approx(median), pytest.approx(p90)]
+
+
+# ------------------------------------------------------------------------------------------ the pages
+
+
+def staff(username: str, *groups: str, **fields: Any) -> Any:
+    from django.contrib.auth.models import Group
+
+    from tests.factories import UserFactory
+
+    user = UserFactory.create(username=username, **fields)
+    user.groups.add(*(Group.objects.get_or_create(name=g)[0] for g in groups))
+    return user
+
+
+@pytest.mark.parametrize("group", ["senior reviewer", "auditor", "admin"])
+def test_the_overview_shows_each_system_and_version_to_oversight_staff(
+    fx: Fixture, client: Any, group: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("core.clock.now", lambda: NOW)
+    client.force_login(staff("viewer", group))
+    page = client.get("/oversight/?kind=month&period=2026-11")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert fx.system.name in html
+    assert "version 1.0" in html and "version 2.0" in html
+    assert '<strong class="tag tag--flag">33.3%' in html  # 2 of 6 overturned: past the 25% stop switch
+    assert 'role="img"' in html and "<title" in html  # the sparklines name themselves
+
+
+def test_oversight_pages_refuse_plain_reviewers_and_send_strangers_to_sign_in(client: Any) -> None:
+    assert client.get("/oversight/").status_code == 302
+    client.force_login(staff("rev", "reviewer", is_staff=True))
+    for url in ("/oversight/", "/oversight/audit/", "/oversight/decisions/", "/oversight/reviewers/"):
+        assert client.get(url).status_code == 403, url
+
+
+def test_the_system_page_draws_the_overturn_rate_per_version_with_the_stop_switch_threshold(
+    fx: Fixture, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("core.clock.now", lambda: NOW)
+    client.force_login(staff("senior", "senior reviewer"))
+    page = client.get(f"/oversight/systems/{fx.system.slug}/?kind=month&period=2026-11")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Stop switch: 25.0%" in html  # the threshold line, labelled
+    assert 'data-series="v1.0"' in html and 'data-series="v2.0"' in html
+    # Each chart has its data table: November's overturn rates, 40% for v1 (2 of 5) and 0% for v2.
+    assert "<td>40.0%</td>" in html and "<td>0.0%</td>" in html
+    assert html.count('<figure class="chart-block"') >= 7
+    assert html.count("<details>") == html.count('<figure class="chart-block"')
+
+
+def test_the_pages_take_the_same_number_of_queries_however_many_systems(
+    fx: Fixture, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("core.clock.now", lambda: NOW)
+    client.force_login(staff("senior", "senior reviewer"))
+
+    def queries(url: str) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    before = {u: queries(u) for u in ("/oversight/", f"/oversight/systems/{fx.system.slug}/")}
+    for _ in range(3):
+        _s, v = live_system()
+        populate_version(SystemVersionFactory.create(system=v.system, version="2.0"))
+        b.decision(v, t(11, 4))
+    services.figures_refresh(now=NOW)
+    after = {u: queries(u) for u in before}
+    assert after == before

@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -67,8 +66,6 @@ from django.db.backends.utils import CursorWrapper
 from core import clock
 from core.actors import Actor, as_actor
 from core.models import AuditChainHead, AuditEvent
-
-logger = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 HEAD_PK = 1
@@ -133,6 +130,9 @@ def _values(ev: PendingEvent, now: datetime) -> tuple[Any, ...]:
         raise ValueError("audit occurred_at must be an aware datetime")
     a: Actor = as_actor(ev.actor)
     ttype, tid = _target_ref(ev.target, ev.target_type, ev.target_id)
+    for name, value, limit in (("actor id", a.id, 64), ("target type", ttype, 80), ("target id", tid, 64)):
+        if len(value) > limit:  # PostgreSQL would refuse it, SQLite would keep it: refuse it everywhere
+            raise ValueError(f"audit {name} longer than {limit} characters: {value[:80]!r}")
     return (occurred_at, a.kind, a.id, a.label[:150], ev.action, ttype, tid, ev.data)
 
 
@@ -426,7 +426,9 @@ def verify(
     Streams rows in chunks (a server-side cursor on PostgreSQL), so memory stays flat for any length.
     Reads one consistent snapshot (REPEATABLE READ on PostgreSQL) so a seal running meanwhile is never
     mistaken for damage. Stops at the first broken link. Unsealed events are counted; those that
-    occurred more than ``stale_after`` ago suggest a lost seal (the periodic task should have caught them).
+    occurred more than ``stale_after`` ago suggest a lost seal (the periodic task should have caught
+    them). ``occurred_at`` is the time of recording unless a caller of ``record_many`` backdated it, so a
+    backdated batch caught between its commit and its seal can show up there for a moment.
     """
     outermost = not connection.in_atomic_block
     with transaction.atomic():

@@ -83,6 +83,8 @@ def test_record_refuses_an_unsaved_target_an_empty_action_and_a_naive_time() -> 
         audit.record(actor=ALICE, action="x.y", target=AuditChainHead())
     with pytest.raises(ValueError, match="action"):
         audit.record(actor=ALICE, action="")
+    with pytest.raises(ValueError, match="target id longer than 64"):
+        audit.record(actor=ALICE, action="x.y", target_type="t", target_id="9" * 65)
     with pytest.raises(ValueError, match="aware"):
         audit.record_many([audit.PendingEvent(ALICE, "x.y", occurred_at=datetime(2026, 1, 1))])
     assert AuditEvent.objects.count() == 0

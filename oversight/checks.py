@@ -429,9 +429,13 @@ def _readability(system: Any, report: list[Any], warned: set[tuple[str, str]]) -
 
 
 def _readability_report() -> list[Any]:
+    """The decisions readability report, or nothing while a template cannot render (E007 says which)."""
     from decisions import notices as decision_notices
 
-    return list(decision_notices.template_readability_report())
+    try:
+        return list(decision_notices.template_readability_report())
+    except (decision_notices.NoticeIncomplete, TemplateDoesNotExist):
+        return []
 
 
 # ------------------------------------------------------------------------------------------ S28, S29, S33

@@ -163,6 +163,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Issue 6: figure rollups of the last days every 5 minutes; hourly, every period a notice clock reaches.
     "oversight-figures-recent": {"task": "oversight.tasks.refresh_recent_figures", "schedule": 300.0},
     "oversight-figures-settle": {"task": "oversight.tasks.settle_figures", "schedule": crontab(minute=41)},
+    # S25: overdue appeals escalate (supervisors told, the person gets a delay notice); idle claims lapse;
+    # unanswered questions to the person time out and the review goes on.
+    "appeals-escalate-overdue": {
+        "task": "appeals.tasks.escalate_overdue_appeals",
+        "schedule": crontab(minute="*/15"),
+    },
+    "appeals-release-lapsed-claims": {"task": "appeals.tasks.release_lapsed_claims", "schedule": 60.0},
+    "appeals-expire-information-requests": {
+        "task": "appeals.tasks.expire_information_requests",
+        "schedule": crontab(minute="*/15"),
+    },
 }
 
 REST_FRAMEWORK = {

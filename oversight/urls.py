@@ -16,3 +16,8 @@ urlpatterns = [
     path("decisions/", views.decision_list, name="decisions"),
     path("appeals/", views.appeal_list, name="appeals"),
 ]
+
+# The controls: the stop switch and its incidents (S29), remedy campaigns (S30).
+from oversight import controls_urls  # noqa: E402
+
+urlpatterns += controls_urls.urlpatterns

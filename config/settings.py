@@ -174,7 +174,20 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "appeals.tasks.expire_information_requests",
         "schedule": crontab(minute="*/15"),
     },
+    # S29: the stop switch of every live system (also evaluated after each appeal outcome); S30: remedy
+    # campaigns whose processing message was lost; S33: personal data past retention erased nightly.
+    "oversight-stop-switch": {"task": "oversight.controls_tasks.stop_switch_sweep", "schedule": 300.0},
+    "oversight-remedy-resume": {
+        "task": "oversight.controls_tasks.remedy_campaigns_resume",
+        "schedule": 900.0,
+    },
+    "oversight-retention-sweep": {
+        "task": "oversight.controls_tasks.retention_sweep",
+        "schedule": crontab(hour=3, minute=23),
+    },
 }
+# The stop switch's rolling window (S29): appeals decided in the last this many days count.
+OVERSIGHT_STOP_SWITCH_WINDOW_DAYS = env.int("OVERSIGHT_STOP_SWITCH_WINDOW_DAYS", default=90)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

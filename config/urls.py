@@ -6,6 +6,7 @@ from core import views as core_views
 
 api_v1 = [
     path("", include("decisions.urls")),
+    path("", include("appeals.api_urls")),
     path("oversight/", include("oversight.urls_api")),
 ]
 
@@ -16,6 +17,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("staff/outbox/", include("notifications.urls")),
     path("staff/notices/", include("decisions.urls_staff")),
+    path("review/", include("appeals.urls")),
     path("portal/", include("portal.urls")),
     path("oversight/", include("oversight.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

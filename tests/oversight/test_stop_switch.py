@@ -272,3 +272,33 @@ def test_auditors_cannot_change_an_incident(world: World) -> None:
 def test_the_system_itself_may_act_on_incidents(world: World) -> None:
     incident = incidents.incident_add_note(incident=_incident(world), actor=SYSTEM, note="Checked nightly.")
     assert "Checked nightly." in incident.notes
+
+
+# ------------------------------------------------------------------------------------------ the demo
+
+
+def test_the_demo_command_overturns_appeals_until_the_switch_trips(db: Any) -> None:
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    w = make_world(stop_switch_overturn_rate=Decimal("0.250"), stop_switch_min_sample=5)
+    for name, groups in (
+        ("reviewer", ["reviewer"]),
+        ("senior", ["senior reviewer", "reviewer"]),
+        ("admin", []),
+    ):
+        user_in(*groups, username=name, staff_ref=f"DEMO-{name}", is_superuser=name == "admin")
+    decisions = [w.decision() for _ in range(8)]
+    out = StringIO()
+    call_command("demo_stop_switch", "--system", w.system.slug, stdout=out)
+    text = out.getvalue()
+    assert _status(w.system) == DecisionSystem.Status.SUSPENDED
+    incident = Incident.objects.get(system=w.system)
+    assert incident.sample == 5 and incident.overturned == 5  # stops as soon as the switch would trip
+    assert incident.reference in text and "/oversight/incidents/" in text
+    reversed_ = Decision.objects.filter(pk__in=[d.pk for d in decisions], status=Decision.Status.REVERSED)
+    assert reversed_.count() == 5
+    assert len(events("appeal.decided")) == 5
+    with pytest.raises(CommandError):
+        call_command("demo_stop_switch", "--system", w.system.slug, stdout=StringIO())

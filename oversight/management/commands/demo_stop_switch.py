@@ -25,15 +25,19 @@ from core import clock
 from core.actors import Actor
 from core.errors import ApplicationError
 from core.models import User
+from decisions.management.commands.seed_demo import Command as SeedDemo
 from decisions.models import Decision, DecisionSystem, HumanInvolvement, Outcome
 from oversight import stopswitch
 from oversight.controls_models import Incident
 
 REVIEWER, SENIOR, ADMIN = "reviewer", "senior", "admin"
-STATEMENT = "The post quotes the slur to report it; it does not attack anyone. Please look again."
+STATEMENT = (
+    "I think this decision is wrong: the information it used does not describe my situation. "
+    "Please have a person look at it again."
+)
 RATIONALE = (
-    "Read in context the post reports abuse it received; it attacks no one. The classifier matched the "
-    "quoted words only."
+    "I read the statement and the decision record: the machine's reasons do not hold for this case, "
+    "so the decision is overturned."
 )
 MAX_APPEALS = 500
 
@@ -48,6 +52,13 @@ class Command(BaseCommand):
         parser.add_argument("--system", default="content-moderation", help="The system's slug.")
 
     def handle(self, *args: Any, system: str, **options: Any) -> None:
+        # Like seed_demo: with the console email backend, the appeals' notice emails go to files instead.
+        with SeedDemo()._demo_mailbox() as mailbox:
+            self._run(system)
+        if mailbox:
+            self.stdout.write(f"The notices these appeals sent were emailed to files in {mailbox}.")
+
+    def _run(self, system: str) -> None:
         out = self.stdout.write
         s = DecisionSystem.objects.filter(slug=system).first()
         if s is None:

@@ -77,12 +77,6 @@ for _code, _title, _status, _description in [
         "At impact levels III-IV reviewers need recorded, current training (S2).",
     ),
     (
-        "auditor-read-only",
-        "Auditors have read-only access",
-        403,
-        "Nothing can be changed from an auditor's account (S33).",
-    ),
-    (
         "decision-replaced",
         "The decision was replaced",
         409,

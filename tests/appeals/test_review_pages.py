@@ -501,7 +501,12 @@ def test_releasing_gives_the_case_back_and_a_supervisor_can_reassign_it(world: W
 # ------------------------------------------------------------------------------ read-only and bad input
 
 
-def test_auditors_read_every_case_and_get_403_on_every_post(world: World) -> None:
+@pytest.mark.parametrize("oversight_guard", [True, False], ids=["with-oversight-guard", "appeals-alone"])
+def test_auditors_read_every_case_and_get_403_on_every_post(
+    world: World, settings: Any, oversight_guard: bool
+) -> None:
+    if not oversight_guard:  # appeals refuses auditors by itself, whatever a higher floor adds
+        settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "AuditorReadOnly" not in m]
     a = world.claimed(evidence=[("a.pdf", PDF)])
     f = EvidenceFile.objects.get(appeal=a)
     c = _client(auditor())

@@ -148,6 +148,35 @@ def test_deciding_appeals_through_the_appeals_services_trips_the_switch_by_itsel
     assert _status(world.system) == DecisionSystem.Status.SUSPENDED
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_evaluations_at_the_same_moment_on_postgres_open_one_incident() -> None:
+    import threading
+
+    from django.db import connection
+
+    w = make_world(stop_switch_overturn_rate=Decimal("0.500"), stop_switch_min_sample=4)
+    decide_many(w, "overturned", "overturned", "overturned", "upheld")
+    barrier = threading.Barrier(2)
+    opened: list[Incident | None] = []
+
+    def evaluate() -> None:
+        try:
+            barrier.wait()
+            opened.append(stopswitch.stop_switch_evaluate(system=w.system.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=evaluate) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(i is not None for i in opened) == [False, True]
+    assert Incident.objects.filter(system=w.system).count() == 1
+    assert len(events("system.suspended")) == 1
+
+
 # ------------------------------------------------------------------------------------------ resuming
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 
 from core import audit, clock
@@ -87,7 +88,7 @@ def _lock(incident: Incident | Any) -> Incident:
     pk: Any = getattr(incident, "pk", incident)
     try:
         return Incident.objects.select_for_update(of=("self",)).select_related("system").get(pk=pk)
-    except (Incident.DoesNotExist, ValueError):
+    except (Incident.DoesNotExist, ValueError, DjangoValidationError):
         raise NotFound("No such incident.") from None
 
 

@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.template import engines
@@ -333,7 +334,7 @@ def remedy_campaign_process(*, campaign_id: Any, actor: Any = SYSTEM, batch: int
         campaign = RemedyCampaign.objects.select_related("system", "rescore_version", "reason_code").get(
             pk=campaign_id
         )
-    except (RemedyCampaign.DoesNotExist, ValueError, ApplicationError):
+    except (RemedyCampaign.DoesNotExist, ValueError, DjangoValidationError):
         raise NotFound("No such remedy campaign.") from None
     notified = _notify_opened(campaign, actor, batch)
     changed = unchanged = 0

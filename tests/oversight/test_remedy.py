@@ -447,3 +447,11 @@ def test_remedy_notices_read_at_grade_eight_or_below(key: str, lang: str) -> Non
 
     rendered = remedy.render_remedy_notice(key, lang, remedy.specimen_elements(key, lang))
     assert readability(readable_text(rendered.body_text), lang).warning == ""
+
+
+def test_processing_an_unknown_campaign_is_not_found(db: Any) -> None:
+    from core.errors import NotFound
+
+    for bad in ("not-a-uuid", "01a21944-bed3-722b-8848-92d1382abc3c"):
+        with pytest.raises(NotFound):
+            remedy.remedy_campaign_process(campaign_id=bad)

@@ -331,3 +331,12 @@ def test_the_demo_command_overturns_appeals_until_the_switch_trips(db: Any) -> N
     assert len(events("appeal.decided")) == 5
     with pytest.raises(CommandError):
         call_command("demo_stop_switch", "--system", w.system.slug, stdout=StringIO())
+
+
+def test_an_unknown_incident_is_not_found(db: Any) -> None:
+    from core.errors import NotFound
+
+    senior = user_in("senior reviewer")
+    for bad in ("not-a-uuid", "01a21944-bed3-722b-8848-92d1382abc3c"):
+        with pytest.raises(NotFound):
+            incidents.incident_add_note(incident=bad, actor=senior, note="Where is it?")

@@ -52,12 +52,14 @@ run: $(VENV)/.installed | $(VAR_DIR) ## install, migrate, load the demo and serv
 	@$(MAKE) --no-print-directory _seed
 	@echo
 	@echo "Contestable is starting at $(URL)/"
-	@echo "  Portal (people who were decided about): $(URL)/portal/"
-	@echo "  Reviewer pages (staff):                 $(URL)/review/"
-	@echo "  Admin (configure systems):              $(URL)/admin/"
-	@echo "  API docs (integrators):                 $(URL)/api/docs/"
-	@echo "  Health:                                 $(URL)/healthz"
-	@echo "  Log in to the admin and reviewer pages with the demo staff logins listed above."
+	@echo "  Portal (people who were decided about):  $(URL)/portal/"
+	@echo "  Reviewer pages (staff):                  $(URL)/review/"
+	@echo "  Outbox (every notice sent):              $(URL)/staff/outbox/"
+	@echo "  Oversight (figures, stop switch, audit): $(URL)/oversight/"
+	@echo "  Admin (configure systems):               $(URL)/admin/"
+	@echo "  API docs (integrators):                  $(URL)/api/docs/"
+	@echo "  Health:                                  $(URL)/healthz"
+	@echo "  Staff pages and the admin take the demo staff logins listed above."
 	@echo "  Celery runs tasks eagerly in this process: no other service is needed."
 	@echo
 	exec $(MANAGE) runserver $(RUNSERVER_FLAGS) $(HOST):$(PORT)

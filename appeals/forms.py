@@ -68,7 +68,7 @@ class BlindAssessmentForm(ReviewForm):
 
     outcome = forms.ChoiceField(label="Your own view of the right outcome", widget=forms.RadioSelect)
     note = forms.CharField(
-        label="Why (optional)", required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
+        label="Why", required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
     )
 
     def __init__(self, *args: Any, outcomes: Sequence[tuple[str, str]] = (), **kwargs: Any) -> None:
@@ -112,7 +112,7 @@ class DecideForm(ReviewForm):
         widget=forms.CheckboxSelectMultiple,
     )
     remedy_note = forms.CharField(
-        label="Remedy note (optional)",
+        label="Remedy note",
         required=False,
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -170,7 +170,7 @@ class MessageForm(ReviewForm):
 class ReleaseForm(ReviewForm):
     id_prefix = "release"
 
-    reason = forms.CharField(label="Why (optional)", required=False, max_length=200)
+    reason = forms.CharField(label="Why", required=False, max_length=200)
 
 
 class ReassignForm(ReviewForm):

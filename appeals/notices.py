@@ -53,25 +53,37 @@ TEMPLATES: dict[str, AppealNoticeTemplate] = {
     t.key: t
     for t in (
         AppealNoticeTemplate(
-            "appeal_received", 1, "", (*_BASE, "received_on", "next_step", "stay"), "appeal_received"
+            "appeal_received",
+            1,
+            "067802f27b9f3dab",
+            (*_BASE, "received_on", "next_step", "stay"),
+            "appeal_received",
         ),
         AppealNoticeTemplate(
-            "appeal_accepted", 1, "", (*_BASE, "due_date", "next_step", "stay"), "appeal_received"
+            "appeal_accepted",
+            1,
+            "25a7dc2f910d110c",
+            (*_BASE, "due_date", "next_step", "stay"),
+            "appeal_received",
         ),
         AppealNoticeTemplate(
-            "appeal_refused", 1, "", (*_BASE, "refusal_reasons", "external_routes"), "appeal_outcome"
+            "appeal_refused",
+            1,
+            "f345f67088e06b5f",
+            (*_BASE, "refusal_reasons", "external_routes"),
+            "appeal_outcome",
         ),
         AppealNoticeTemplate(
             "information_requested",
             1,
-            "",
+            "9de1ec91eb569da3",
             (*_BASE, "question", "reply_by", "clock_paused"),
             "information_requested",
         ),
         AppealNoticeTemplate(
             "appeal_outcome",
             1,
-            "",
+            "402220143d7e31e7",
             (
                 *_BASE,
                 "outcome",
@@ -86,7 +98,7 @@ TEMPLATES: dict[str, AppealNoticeTemplate] = {
         AppealNoticeTemplate(
             "decision_reversed",
             1,
-            "",
+            "47e9f7da2bc01ce6",
             (
                 *_BASE,
                 "outcome",
@@ -99,23 +111,29 @@ TEMPLATES: dict[str, AppealNoticeTemplate] = {
             ),
             "decision_reversed",
         ),
-        AppealNoticeTemplate("delay", 1, "", (*_BASE, "missed_date", "new_date", "delay_reason"), "delay"),
+        AppealNoticeTemplate(
+            "delay", 1, "65b723d5f718be61", (*_BASE, "missed_date", "new_date", "delay_reason"), "delay"
+        ),
         AppealNoticeTemplate(
             "dispute_outcome",
             1,
-            "",
+            "8009ef297c8f78d5",
             (*_BASE, "value_checked", "result", "decisions_result"),
             "dispute_outcome",
         ),
         AppealNoticeTemplate(
             "explanation_response",
             1,
-            "",
+            "364905f7fd323aec",
             (*_BASE, "question", "answer", "explanation"),
             "explanation_response",
         ),
         AppealNoticeTemplate(
-            "explanation_extended", 1, "", (*_BASE, "missed_date", "new_date", "delay_reason"), "delay"
+            "explanation_extended",
+            1,
+            "b483c1dba9003af8",
+            (*_BASE, "missed_date", "new_date", "delay_reason"),
+            "delay",
         ),
     )
 }
@@ -620,3 +638,95 @@ def template_fingerprint(template_key: str) -> str:
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     h.update(json.dumps([PHRASES, REMEDY_TEXT], sort_keys=True, ensure_ascii=False).encode())
     return h.hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------------------------ readability (S14)
+
+_SPECIMEN_TEXT = {
+    "en": {
+        "question": "Please send a payslip from March that shows your new income.",
+        "answer": "We looked at your income and your payments. Your income was below our limit.",
+        "rationale": "Your payslips show a higher income than we used. With that income you meet our rules.",
+        "reasons": "You gave no reason for appealing late, and we could not find one.",
+        "explanation": "Why we decided this: your income was low for this limit.",
+        "file": "payslip-march.pdf",
+    },
+    "es": {
+        "question": "Envíenos una nómina de marzo que muestre sus nuevos ingresos.",
+        "answer": "Revisamos sus ingresos y sus pagos. Sus ingresos estaban por debajo de nuestro límite.",
+        "rationale": "Sus nóminas muestran más ingresos de los que usamos. Con ellos cumple las normas.",
+        "reasons": "No nos dio ningún motivo para apelar tarde y no encontramos ninguno.",
+        "explanation": "Por qué lo decidimos: sus ingresos eran bajos para este límite.",
+        "file": "nomina-marzo.pdf",
+    },
+}
+
+
+def specimen_elements(template_key: str, language: str) -> dict[str, Any]:
+    """A complete, realistic element dict for a template (no database): for readability and layout checks."""
+    lang = language_for(language)
+    p, t = PHRASES[lang], _SPECIMEN_TEXT[lang]
+    due, missed = dt.date(2027, 4, 2), dt.date(2027, 3, 3)
+    e: dict[str, Any] = {
+        "_facts": {"domain": "credit"},
+        "case": {
+            "reference": "APL-7K3M-Q9XP",
+            "decision_reference": "CRD-4F7K-Q2MX",
+            "organisation": "Example Bank",
+        },
+        "human_contact": {"name": "Review team", "email": "review@bank.example", "phone": "0800 123 456"},
+        "way_in": {
+            "link": "https://contestable.example/portal/open/TOKEN",
+            "portal": "https://contestable.example/portal/",
+            "reference": "CRD-4F7K-Q2MX",
+        },
+        "external_routes": [
+            {"kind": "ombudsman", "name": "Financial Ombudsman", "url": "https://ombudsman.example"},
+            {"kind": "court", "name": "District Court", "url": ""},
+        ],
+        "received_on": missed,
+        "due_date": due,
+        "next_step": p["next_in_time"].format(due=format_date(due, lang)),
+        "stay": p["stay_applied"],
+        "refusal_reasons": t["reasons"],
+        "question": t["question"],
+        "reply_by": due,
+        "clock_paused": p["clock_paused"],
+        "outcome": p["upheld"],
+        "rationale": t["rationale"],
+        "evidence_relied_on": [p["evidence_statement"], p["evidence_file"].format(name=t["file"])],
+        "effect_now": p["effect_stay_lifted"],
+        "case_file": p["case_file"],
+        "new_decision": p["new_decision"].format(reference="CRD-9Z8Y-X7W6"),
+        "remedy": [REMEDY_TEXT[lang]["reinstatement"], REMEDY_TEXT[lang]["correction"]],
+        "missed_date": missed,
+        "new_date": due,
+        "delay_reason": p["delay_reason"],
+        "value_checked": p["value_checked"].format(label="Annual income", value="21,000"),
+        "result": p["corrected"].format(label="Annual income", old="21,000", new="30,000"),
+        "decisions_result": [p["decision_unchanged"].format(reference="CRD-4F7K-Q2MX")],
+        "answer": t["answer"],
+        "explanation": t["explanation"],
+    }
+    if template_key == "appeal_accepted":
+        e["next_step"] = p["next_accepted"]
+    if template_key == "decision_reversed":
+        e["outcome"] = p["overturned"].format(outcome="Approved", effect="You get the limit you asked for.")
+    if template_key == "explanation_extended":
+        e["delay_reason"] = p["explanation_delay_reason"].format(reason="We must ask the credit bureau.")
+    return e
+
+
+def template_readability_report() -> list[Any]:
+    """S14: the reading grade of every appeal notice template in both languages, from specimen data. A
+    template above grade 8 carries a warning (the same figures as ``decisions.notices``)."""
+    from decisions.notices import TemplateReadability, readable_text
+    from decisions.readability import readability
+
+    report = []
+    for key, template in sorted(TEMPLATES.items()):
+        for lang in ("en", "es"):
+            rendered = render(key, lang, specimen_elements(key, lang))
+            r = readability(readable_text(rendered.body_text), lang)
+            report.append(TemplateReadability(template.label, lang, r.grade, r.scores, r.words, r.warning))
+    return report

@@ -418,7 +418,7 @@ def _store(
     written: list[Path] = []
     rows = []
     try:
-        for upload, content_type, ext in checked:
+        for i, (upload, content_type, ext) in enumerate(checked):
             rel = folder / f"{uuid7()}{ext}"
             fd = os.open(root / rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:
@@ -433,7 +433,7 @@ def _store(
                     size=len(upload.content),
                     sha256=hashlib.sha256(upload.content).hexdigest(),
                     path=str(rel),
-                    added_at=now,
+                    added_at=now + timedelta(microseconds=i),  # files keep the order given
                 )
             )
         EvidenceFile.objects.bulk_create(rows)

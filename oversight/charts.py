@@ -47,6 +47,11 @@ def ratio(v: float | None) -> str:
     return NO_VALUE if v is None else f"{v:.2f}"
 
 
+def in_days(v: float | None) -> str:
+    """A number of days (charts of durations plot days, so their axis has round numbers)."""
+    return NO_VALUE if v is None else f"{v:.1f} d"
+
+
 def days(v: float | None) -> str:
     """Seconds shown in days, or hours, minutes or seconds for shorter times."""
     if v is None:
@@ -94,10 +99,10 @@ class Chart:
 @dataclass(frozen=True)
 class _Frame:
     width: int = 680
-    height: int = 260
+    height: int = 270
     left: int = 64
     right: int = 16
-    top: int = 16
+    top: int = 30  # room for the legend
     bottom: int = 56
 
     @property
@@ -192,7 +197,7 @@ def _legend(frame: _Frame, names: Sequence[str], *, lines: bool) -> list[str]:
         return []
     out = ['<g class="chart__legend" aria-hidden="true" font-size="12">']
     x = float(frame.left)
-    y = frame.height - 8
+    y = 16
     for i, name in enumerate(names):
         colour, dash = PALETTE[i % len(PALETTE)], DASHES[i % len(DASHES)]
         if lines:
@@ -217,12 +222,17 @@ def _table(labels: Sequence[str], series: Sequence[Series], fmt: Formatter, firs
 
 
 def _top(series: Sequence[Series], threshold: Threshold | None, y_max: float | None) -> float:
+    """The top of the value axis: ``y_max``, or a round number above every value. Counts (whole numbers)
+    get a top divisible into four whole steps, so every gridline is a whole number."""
     if y_max is not None:
         return y_max
     values = [v for s in series for v in s.values if v is not None]
     if threshold is not None:
         values.append(threshold.value)
-    return nice_top(max(values, default=0.0))
+    top = max(values, default=0.0)
+    if values and all(float(v).is_integer() for v in values):
+        return float(4 * max(1, math.ceil(nice_top(top / 4))))
+    return nice_top(top)
 
 
 def line_chart(

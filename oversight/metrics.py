@@ -36,7 +36,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, Replace, Trunc, TruncDate
+from django.db.models.functions import Cast, Coalesce, Concat, Substr, Trunc, TruncDate
 
 from appeals.models import Appeal
 from appeals.workflow import State
@@ -94,28 +94,29 @@ def duration(later: str, earlier: str) -> ExpressionWrapper:
 
 
 def _decision_pk_text() -> Any:
-    """The outer decision's id as the text a notice's ``topic_id`` holds (hyphenated UUID).
+    """The outer decision's id as the text a notice's ``topic_id`` holds: the hyphenated UUID.
 
-    PostgreSQL casts a uuid to exactly that text. SQLite stores UUIDs as 32 hex digits, so there the
-    comparison strips the notice side's hyphens instead (see ``_notice_topic``)."""
+    PostgreSQL casts a uuid to exactly that text. SQLite stores a UUID as 32 hex digits, so the hyphens
+    are put back with substrings. Either way the notice side stays a bare column, so the index on
+    (topic_type, topic_id) finds the notice."""
     if connection.vendor == "postgresql":
         return Cast(OuterRef("pk"), CharField())
-    return OuterRef("pk")
-
-
-def _notice_topic() -> Any:
-    if connection.vendor == "postgresql":
-        return F("topic_id")
-    return Replace(F("topic_id"), Value("-"), Value(""))
+    hex_id = Cast(OuterRef("pk"), CharField())
+    parts: list[Any] = []
+    for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12)):
+        if parts:
+            parts.append(Value("-"))
+        parts.append(Substr(hex_id, start, length))
+    return Concat(*parts, output_field=CharField())
 
 
 def notice_on_time() -> Exists:
     """A decision notice of the outer decision was delivered by its due time (S12)."""
     return Exists(
-        Notice.objects.annotate(_topic=_notice_topic()).filter(
+        Notice.objects.filter(
             kind=Notice.Kind.DECISION,
             topic_type=DECISION_TOPIC,
-            _topic=_decision_pk_text(),
+            topic_id=_decision_pk_text(),
             delivered_at__isnull=False,
             delivered_at__lte=F("due_at"),
         )

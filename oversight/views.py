@@ -154,6 +154,10 @@ def _fairness_charts(f: AttributeFigures, threshold: float) -> FairnessView:
     return FairnessView(f, dec, app)
 
 
+def _in_days(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds / 86400
+
+
 def _system_charts(s: selectors.SystemFigures) -> dict[str, charts.Chart]:
     labels = [p.label for p in s.periods]
     total = s.total.series
@@ -192,10 +196,10 @@ def _system_charts(s: selectors.SystemFigures) -> dict[str, charts.Chart]:
             desc="Per period, the median and 90th-percentile time from filing an appeal to its outcome.",
             labels=labels,
             series=[
-                charts.Series("Median", [r.time_to_outcome_median for r in total]),
-                charts.Series("90th percentile", [r.time_to_outcome_p90 for r in total]),
+                charts.Series("Median", [_in_days(r.time_to_outcome_median) for r in total]),
+                charts.Series("90th percentile", [_in_days(r.time_to_outcome_p90) for r in total]),
             ],
-            fmt=charts.days,
+            fmt=charts.in_days,
         ),
         "queue": charts.line_chart(
             title="Queue depth",

@@ -10,9 +10,10 @@ case and erased with it, while the audit log is kept longer and must hold no per
 The other side is told:
 
 - a reviewer's message reaches the person as a notice (portal inbox, and email unless they asked for the
-  portal only) through the appeals notice machinery (``appeals.notices.compose_for``), with the message
-  text, how to answer and a human contact; the notice is sent as the ``information_requested`` kind, as
-  notifications has no kind of its own for messages;
+  portal only) built like every appeal notice (the appeals notices' base layout, elements and gate), with
+  the message text, how to answer and a human contact; it is sent as the ``information_requested`` kind,
+  as notifications has no kind of its own for messages. (It is kept out of ``appeals.notices.TEMPLATES``,
+  whose specimens and version fingerprints belong to that module.)
 - a person's message shows on the case page and in the reviewer's queues as a "new message" until the
   reviewer who holds the case opens the case page (``message_mark_read``).
 
@@ -21,11 +22,11 @@ Messages are for open appeals only: once decided, the outcome notice and the ext
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
+from django.template import engines
 
 from appeals import notices, selectors
 from appeals.models import Appeal, AppealMessage
@@ -34,6 +35,8 @@ from core import audit, clock
 from core.actors import as_actor
 from core.errors import NotFound, PermissionDenied, TransitionNotAllowed, ValidationFailed, field_error
 from core.models import ApiClient, User
+from decisions import notices as _dn
+from decisions.notices import NoticeIncomplete, RenderedNotice
 
 MAX_MESSAGE = 5000
 AUTHOR_KINDS = frozenset(AppealMessage.AuthorKind.values)
@@ -41,25 +44,12 @@ AUTHOR_KINDS = frozenset(AppealMessage.AuthorKind.values)
 
 # ------------------------------------------------------------------------------------------ the notice
 
-
-@dataclass(frozen=True)
-class MessageNoticeTemplate(notices.AppealNoticeTemplate):
-    """The notice that carries a reviewer's message; its files live beside the reviewer pages."""
-
-    def file(self, language: str, part: str) -> str:
-        return f"appeals/review/notices/{self.key}.{language}.{part}"
-
-
-MESSAGE_TEMPLATE = MessageNoticeTemplate(
-    "appeal_message",
-    1,
-    "",
-    ("case", "human_contact", "way_in", "message", "reply_how"),
-    "information_requested",
-)
-# Registered with the appeals notices so that their gate, rendering and checks (oversight's template
-# check included) treat it like every other appeal notice.
-notices.TEMPLATES.setdefault(MESSAGE_TEMPLATE.key, MESSAGE_TEMPLATE)
+#: The notice that carries a reviewer's message. Its files live beside the reviewer pages
+#: (appeals/review/notices/appeal_message.<lang>.<part>) and extend the appeal notices' base layout.
+MESSAGE_TEMPLATE_KEY = "appeal_message"
+MESSAGE_TEMPLATE_VERSION = 1
+MESSAGE_KIND = "information_requested"  # notifications has no kind of its own for messages
+MESSAGE_ELEMENTS = ("case", "human_contact", "way_in", "message", "reply_how")
 
 REPLY_HOW = {
     "en": "You can answer from your case page. You do not have to answer, but it may help us decide.",
@@ -73,6 +63,97 @@ def message_elements(appeal: Appeal, message: AppealMessage, lang: str) -> dict[
     e["message"] = message.body
     e["reply_how"] = REPLY_HOW[lang]
     return e
+
+
+def render_message_notice(lang: str, elements: dict[str, Any]) -> RenderedNotice:
+    """Subject, text and HTML of the message notice, through the same gate as every appeal notice: each
+    element present (NoticeIncomplete otherwise) and each one's words in both bodies."""
+    missing = [
+        name for name in MESSAGE_ELEMENTS if not notices._CHECKS.get(name, _dn._text)(elements.get(name))
+    ]
+    if missing:
+        raise NoticeIncomplete(missing, template_key=MESSAGE_TEMPLATE_KEY)
+    engine = engines["django"]
+    ctx = {"e": elements}
+
+    def part(name: str) -> str:
+        return engine.get_template(f"appeals/review/notices/{MESSAGE_TEMPLATE_KEY}.{lang}.{name}").render(ctx)
+
+    body_text = "\n".join(line.rstrip() for line in part("txt").splitlines()).strip() + "\n"
+    rendered = RenderedNotice(
+        MESSAGE_TEMPLATE_KEY,
+        MESSAGE_TEMPLATE_VERSION,
+        lang,
+        _dn._flat(part("subject.txt")),
+        body_text,
+        part("html"),
+    )
+    text, markup = _dn._flat(rendered.body_text), _dn._html_text(rendered.body_html)
+    dropped = [
+        name
+        for name in MESSAGE_ELEMENTS
+        if any(_dn._flat(s) not in text or _dn._flat(s) not in markup for s in _expected(name, elements))
+    ]
+    if dropped:
+        raise NoticeIncomplete(dropped, template_key=MESSAGE_TEMPLATE_KEY)
+    return rendered
+
+
+def _expected(name: str, elements: dict[str, Any]) -> list[str]:
+    value = elements[name]
+    if name == "human_contact":
+        return [str(value.get("name") or "")]
+    if name == "case":
+        return [value["reference"], value["decision_reference"]]
+    if name == "way_in":
+        return [value["link"], value["reference"]]
+    return [str(value)]
+
+
+def _send_message_notice(a: Appeal, message: AppealMessage, actor: Any) -> list[Any]:
+    """The person's portal inbox, and email unless they asked for the portal only (as appeal notices go).
+    A notice that cannot be completed is not sent: ``appeal.notice_blocked`` names what is missing."""
+    from notifications.services import NoticeSpec, notice_create_many
+
+    lang = notices.language_for(a.language)
+    try:
+        rendered = render_message_notice(lang, message_elements(a, message, lang))
+    except NoticeIncomplete as exc:
+        audit.record(
+            actor=actor,
+            action="appeal.notice_blocked",
+            target=a,
+            data={
+                "template": f"{MESSAGE_TEMPLATE_KEY}@{MESSAGE_TEMPLATE_VERSION}",
+                "language": lang,
+                "missing": exc.missing,
+                "subject": a.decision.subject.pseudonym,
+            },
+        )
+        return []
+    channels: list[tuple[str, str]] = [("portal", "")]
+    if a.contact_preference != Appeal.ContactPreference.PORTAL:
+        extra = notices._representative_email(a)
+        channels += [("email", address) for address in notices._emails(a.decision, extra)]
+    specs = [
+        NoticeSpec(
+            kind=MESSAGE_KIND,
+            topic_type=Appeal._meta.label_lower,
+            topic_id=str(a.pk),
+            recipient=a.decision.subject.pseudonym,
+            channel=channel,
+            language=lang,
+            to_address=address,
+            subject=rendered.subject,
+            body_text=rendered.body_text,
+            body_html=rendered.body_html,
+            template_key=f"appeals/{MESSAGE_TEMPLATE_KEY}",
+            template_version=str(MESSAGE_TEMPLATE_VERSION),
+            dedupe_key=f"appeal:{a.pk}:message:{message.pk}:{channel}:{i}"[:200],
+        )
+        for i, (channel, address) in enumerate(channels)
+    ]
+    return list(notice_create_many(specs=specs, actor=actor))
 
 
 # ------------------------------------------------------------------------------------------ who may write
@@ -162,20 +243,14 @@ def message_post(*, appeal: Appeal | Any, author_kind: str, body: str, actor: An
             },
         )
         if author_kind == AppealMessage.AuthorKind.REVIEWER:
-            notices.compose_for(
-                a,
-                MESSAGE_TEMPLATE.key,
-                message_elements(a, message, notices.language_for(a.language)),
-                dedupe=f"message:{message.pk}",
-                actor=actor,
-            )
+            _send_message_notice(a, message, actor)
     return message
 
 
 def message_mark_read(*, appeal: Appeal | Any, reader: User) -> int:
     """The reviewer who holds the case has seen the person's messages: the "new message" flag goes. Others
     looking at the case (supervisors, auditors) leave it for the reviewer. Answers how many were new."""
-    pk = getattr(appeal, "pk", appeal)
+    pk: Any = getattr(appeal, "pk", appeal)
     with transaction.atomic():
         a = (
             Appeal.objects.select_for_update(of=("self",))

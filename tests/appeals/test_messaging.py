@@ -57,9 +57,13 @@ def test_the_message_notice_is_written_in_the_persons_language(db: Any) -> None:
 
     messaging.message_post(appeal=a, author_kind="reviewer", body="¿Puede enviar la nómina?", actor=w.alice)
 
-    [portal] = [n for n in notices_about(a) if n.template_key == "appeals/appeal_message" and n.channel == "portal"]
+    [portal] = [
+        n for n in notices_about(a) if n.template_key == "appeals/appeal_message" and n.channel == "portal"
+    ]
     assert portal.language == "es"
-    assert "Un mensaje sobre su apelación" in portal.subject and "¿Puede enviar la nómina?" in portal.body_text
+    assert (
+        "Un mensaje sobre su apelación" in portal.subject and "¿Puede enviar la nómina?" in portal.body_text
+    )
 
 
 def test_a_persons_message_is_new_for_the_reviewer_until_the_reviewer_holding_the_case_reads_it(
@@ -71,7 +75,9 @@ def test_a_persons_message_is_new_for_the_reviewer_until_the_reviewer_holding_th
 
     assert m.author is None and m.read_at is None
     assert _flagged(a)
-    assert not [n for n in notices_about(a) if n.template_key == "appeals/appeal_message"]  # no notice to self
+    assert not [
+        n for n in notices_about(a) if n.template_key == "appeals/appeal_message"
+    ]  # no notice to self
     [posted] = events(a, "appeal.message_posted")
     assert posted.data["author_kind"] == "person" and posted.actor_type == "subject"
     assert messaging.message_mark_read(appeal=a, reader=world.bob) == 0  # not Bob's case
@@ -89,7 +95,10 @@ def test_the_thread_reads_in_order_both_ways(world: World) -> None:
     messaging.message_post(appeal=a, author_kind="reviewer", body=QUESTION, actor=world.alice)
     messaging.message_post(appeal=a, author_kind="person", body=ANSWER, actor=_person(a))
 
-    assert [(m.author_kind, m.body) for m in messaging.thread(a)] == [("reviewer", QUESTION), ("person", ANSWER)]
+    assert [(m.author_kind, m.body) for m in messaging.thread(a)] == [
+        ("reviewer", QUESTION),
+        ("person", ANSWER),
+    ]
 
 
 def test_only_the_reviewer_holding_the_case_or_a_supervisor_writes_to_the_person(world: World) -> None:
@@ -139,7 +148,11 @@ def test_the_thread_closes_with_the_appeal(world: World) -> None:
     a = world.claimed()
     world.open_everything(a, world.alice)
     a = services.review_decide(
-        appeal=a, reviewer=world.alice, outcome="overturned", rationale=RATIONALE, evidence_relied_on=["statement"]
+        appeal=a,
+        reviewer=world.alice,
+        outcome="overturned",
+        rationale=RATIONALE,
+        evidence_relied_on=["statement"],
     )
     assert a.status == State.DECIDED
 
@@ -147,3 +160,55 @@ def test_the_thread_closes_with_the_appeal(world: World) -> None:
         messaging.message_post(appeal=a, author_kind="person", body=ANSWER, actor=_person(a))
 
     assert not AppealMessage.objects.filter(appeal=a).exists()
+
+
+# ------------------------------------------------------------------------------------------ the notice itself
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_the_message_notice_is_complete_plain_and_readable_in_both_languages(world: World, lang: str) -> None:
+    from decisions.notices import readable_text
+    from decisions.readability import readability
+
+    a = world.claimed()
+    m = AppealMessage(appeal=a, author_kind="reviewer", body="Please send the letter from your employer.")
+    elements = messaging.message_elements(a, m, lang)
+
+    rendered = messaging.render_message_notice(lang, elements)
+
+    assert a.reference in rendered.subject
+    for text in (
+        m.body,
+        messaging.REPLY_HOW[lang],
+        a.decision.public_reference,
+        a.decision.system.review_contact_name,
+    ):
+        assert text in rendered.body_text and text in rendered.body_html
+    assert readability(readable_text(rendered.body_text), lang).warning == ""
+
+
+def test_a_message_notice_missing_an_element_is_refused_by_the_gate(world: World) -> None:
+    from decisions.notices import NoticeIncomplete
+
+    a = world.claimed()
+    elements = messaging.message_elements(a, AppealMessage(appeal=a, author_kind="reviewer", body="Hi"), "en")
+    elements["human_contact"] = {"name": "", "email": "", "phone": ""}
+
+    with pytest.raises(NoticeIncomplete) as exc:
+        messaging.render_message_notice("en", elements)
+
+    assert "human_contact" in exc.value.missing[0]
+
+
+def test_the_words_of_a_message_are_escaped_in_the_html_notice(world: World) -> None:
+    a = world.claimed()
+
+    messaging.message_post(
+        appeal=a, author_kind="reviewer", body="<script>alert(1)</script> & more", actor=world.alice
+    )
+
+    [portal] = [
+        n for n in notices_about(a) if n.template_key == "appeals/appeal_message" and n.channel == "portal"
+    ]
+    assert "<script>" not in portal.body_html and "&lt;script&gt;" in portal.body_html
+    assert "<script>alert(1)</script> & more" in portal.body_text

@@ -17,8 +17,10 @@ from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, 
 from appeals.models import (
     Appeal,
     ConflictDeclaration,
+    DataDispute,
     EvidenceFile,
     EvidenceOpened,
+    ExplanationRequest,
     Queue,
     QueueMembership,
     Review,
@@ -300,6 +302,26 @@ def overdue_appeals(*, at: datetime | None = None) -> QuerySet[Appeal]:
     moment = at or clock.now()
     running = [s.value for s in OPEN_STATES if s != State.AWAITING_APPELLANT]
     return Appeal.objects.filter(status__in=running, due_date__lt=moment.date()).order_by("due_date")
+
+
+def overdue_disputes(*, at: datetime | None = None) -> QuerySet[DataDispute]:
+    """Open data disputes past their 30 (or 45) days (S19), oldest first, for staff lists."""
+    moment = at or clock.now()
+    return (
+        DataDispute.objects.filter(status=DataDispute.Status.OPEN, due_date__lt=moment.date())
+        .select_related("decision", "decision__system")
+        .order_by("due_date")
+    )
+
+
+def overdue_explanation_requests(*, at: datetime | None = None) -> QuerySet[ExplanationRequest]:
+    """Open explanation requests past their due date (S20), oldest first, for staff lists."""
+    moment = at or clock.now()
+    return (
+        ExplanationRequest.objects.filter(status=ExplanationRequest.Status.OPEN, due_date__lt=moment.date())
+        .select_related("decision", "decision__system")
+        .order_by("due_date")
+    )
 
 
 def evidence_path(evidence: EvidenceFile) -> Path:

@@ -134,3 +134,20 @@ def test_only_reviewers_of_the_queue_open_evidence(world: World) -> None:
         services.evidence_open(appeal=a, reviewer=reviewer())
     services.evidence_open(appeal=a, reviewer=world.bob, evidence=a.evidence.get())
     assert events(a, "appeal.evidence_opened")[0].actor_id == str(world.bob.pk)
+
+
+def test_staff_see_disputes_and_explanation_requests_that_ran_past_their_clock(
+    world: World, frozen: Any
+) -> None:
+    frozen.set(datetime(2027, 1, 10, 12, 0, tzinfo=UTC))
+    d = world.decision()
+    r = services.explanation_request_file(decision=d, question="Why?", actor=world.person)
+    dsp = services.dispute_file(
+        decision=d, feature="annual_income", what_is_wrong="Old job.", actor=world.person
+    )
+    assert not selectors.overdue_explanation_requests() and not selectors.overdue_disputes()
+    later = datetime(2027, 2, 12, 12, 0, tzinfo=UTC)  # past one month and past 30 days
+    assert list(selectors.overdue_explanation_requests(at=later)) == [r]
+    assert list(selectors.overdue_disputes(at=later)) == [dsp]
+    services.explanation_request_answer(request=r, answer="Your income was low.", actor=world.alice)
+    assert not selectors.overdue_explanation_requests(at=later)

@@ -470,3 +470,43 @@ def test_no_sequence_of_service_calls_reaches_an_illegal_state(monkeypatch: pyte
     )
     # The runs went deep: every state was reached through the services at least once.
     assert set(REACHED) >= {s.value for s in State} - {S.REFUSED}, dict(REACHED)
+
+
+@pytest.mark.django_db
+def test_every_step_of_a_long_journey_is_one_audit_event_in_order() -> None:
+    w = make_world(four_eyes=True)
+    a = w.appeal()
+    a = services.review_claim_next(reviewer=w.bob) or a
+    services.information_request(appeal=a, reviewer=w.bob, question="Which month?")
+    services.information_reply(appeal=a, reply="March", actor=w.person)
+    w.open_everything(a, w.bob)
+    services.review_decide(
+        appeal=a, reviewer=w.bob, outcome="upheld", rationale=RATIONALE, evidence_relied_on=["statement"]
+    )
+    services.review_claim_next_second(reviewer=w.carol)
+    w.open_everything(a, w.carol)
+    services.review_confirm_second(appeal=a, reviewer=w.carol, confirm=False, rationale=RATIONALE)
+    services.review_reassign(appeal=a, to=w.senior, actor=w.senior)
+    w.open_everything(a, w.senior)
+    services.review_decide(
+        appeal=a,
+        reviewer=w.senior,
+        outcome="overturned",
+        rationale=RATIONALE,
+        evidence_relied_on=["statement"],
+        remedy=["refund"],
+    )
+    services.appeal_close(appeal=a, actor=w.senior)
+    steps = [(e.data["event"], e.data["from"], e.data["to"]) for e in _transition_events(a)]
+    assert steps == [
+        ("accept", "submitted", "queued"),
+        ("claim", "queued", "in_review"),
+        ("request_information", "in_review", "awaiting_appellant"),
+        ("information_received", "awaiting_appellant", "in_review"),
+        ("decide_for_second_review", "in_review", "awaiting_second_review"),
+        ("claim", "awaiting_second_review", "awaiting_second_review"),
+        ("disagree", "awaiting_second_review", "queued"),
+        ("assign", "queued", "in_review"),
+        ("decide", "in_review", "decided"),
+        ("close", "decided", "closed"),
+    ]

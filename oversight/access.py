@@ -56,6 +56,11 @@ def can_view_reviewer_figures(user: Any) -> bool:
     return _active(user) and (bool(user.is_superuser) or bool(groups(user) & REVIEWER_FIGURE_GROUPS))
 
 
+def can_refresh_figures(user: Any) -> bool:
+    """Recomputing the rollups now (they are derived data): senior reviewers and administrators."""
+    return can_view_reviewer_figures(user)
+
+
 def is_auditor(user: Any) -> bool:
     """A member of the auditor group: read-only everywhere (a superuser is never held back)."""
     return _active(user) and not user.is_superuser and AUDITOR in groups(user)
@@ -83,4 +88,7 @@ oversight_viewer = _guard(
 )
 reviewer_figures_viewer = _guard(
     can_view_reviewer_figures, "Reviewer figures are shown to senior reviewers and administrators only."
+)
+figures_refresher = _guard(
+    can_refresh_figures, "Only senior reviewers and administrators may recompute the figures."
 )

@@ -8,6 +8,7 @@ app_name = "oversight"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("refresh/", views.refresh, name="refresh"),
     path("systems/<slug:slug>/", views.system_detail, name="system"),
     path("reviewers/", views.reviewers, name="reviewers"),
     path("transparency/", views.transparency, name="transparency"),

@@ -15,16 +15,19 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_POST, require_safe
 
 from appeals.models import Appeal
 from appeals.workflow import LABELS as APPEAL_STATES
 from core import audit, clock
 from decisions.models import Decision, DecisionSystem
-from oversight import access, charts, periods, reports, selectors
+from oversight import access, charts, periods, reports, selectors, services
 from oversight.fairness import AttributeFigures, fairness_figures
 from oversight.models import OUTCOME_TIME_BUCKET_DAYS, PeriodKind
 from oversight.periods import Period, PeriodInvalid
@@ -107,6 +110,18 @@ def home(request: HttpRequest) -> HttpResponse:
             "transparency_period": Period.containing(clock.now(), PeriodKind.MONTH).previous(),
         },
     )
+
+
+@require_POST
+@access.figures_refresher
+def refresh(request: HttpRequest) -> HttpResponse:
+    """Recompute the recent figures now (the on-demand twin of the periodic task). Derived data only."""
+    result = services.figures_refresh_recent()
+    messages.success(request, f"Figures recomputed ({result.rows} rows).")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("oversight:home")
+    return HttpResponseRedirect(target)
 
 
 # ------------------------------------------------------------------------------------------ one system

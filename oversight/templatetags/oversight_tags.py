@@ -7,7 +7,7 @@ from typing import Any
 
 from django import template
 
-from oversight import charts
+from oversight import access, charts
 
 register = template.Library()
 
@@ -31,3 +31,13 @@ def ratio(value: float | None) -> str:
 def as_json(value: Any) -> str:
     """Audit data as compact JSON (escaped by the template like any text)."""
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+@register.filter
+def sees_reviewer_figures(user: Any) -> bool:
+    return access.can_view_reviewer_figures(user)
+
+
+@register.filter
+def may_refresh_figures(user: Any) -> bool:
+    return access.can_refresh_figures(user)

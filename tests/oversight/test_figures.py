@@ -342,3 +342,39 @@ def test_the_pages_take_the_same_number_of_queries_however_many_systems(
     services.figures_refresh(now=NOW)
     after = {u: queries(u) for u in before}
     assert after == before
+
+
+def test_a_senior_reviewer_can_recompute_the_figures_now_and_a_plain_reviewer_cannot(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("core.clock.now", lambda: NOW)
+    f = Fixture()
+    client.force_login(staff("rev", "reviewer"))
+    assert client.post("/oversight/refresh/").status_code == 403
+    assert not FigureRollup.objects.exists()
+    client.force_login(staff("senior", "senior reviewer"))
+    response = client.post("/oversight/refresh/", {"next": "/oversight/?kind=week"})
+    assert (response.status_code, response["Location"]) == (302, "/oversight/?kind=week")
+    assert f.row("month", date(2026, 11, 1)).decisions == 7  # the first refresh is a full build
+    away = client.post("/oversight/refresh/", {"next": "https://elsewhere.example/"})
+    assert away["Location"] == "/oversight/"  # never sent off-site
+    assert client.get("/oversight/refresh/").status_code == 405
+
+
+def test_the_refresh_figures_command_builds_one_system_or_one_period(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    monkeypatch.setattr("core.clock.now", lambda: NOW)
+    f = Fixture()
+    out = io.StringIO()
+    call_command("refresh_figures", "--system", f.system.slug, "--period", "2026-11", stdout=out)
+    assert "rollup row(s) written (2026-11-01 to 2026-12-01)" in out.getvalue()
+    assert f.row("month", date(2026, 11, 1)).decisions == 7
+    assert not FigureRollup.objects.filter(period_kind="day", period_start=date(2026, 10, 5)).exists()
+    call_command("refresh_figures", stdout=io.StringIO())
+    assert FigureRollup.objects.filter(period_kind="day", period_start=date(2026, 10, 5)).exists()
+    for bad in (["--period", "2026-W60"], ["--system", "nope"], ["--recent", "--period", "2026-11"]):
+        with pytest.raises(CommandError):
+            call_command("refresh_figures", *bad, stdout=io.StringIO())

@@ -180,6 +180,13 @@ def _decision(request: Request, pk: Any) -> Decision:
     return d
 
 
+def _input(view: Any, request: Request) -> dict[str, Any]:
+    """The view's InputSerializer applied to the body: 400 problem details with dotted fields otherwise."""
+    s = view.InputSerializer(data=request.data)
+    s.is_valid(raise_exception=True)
+    return dict(s.validated_data)
+
+
 def _user(request: Request) -> User:
     assert isinstance(request.user, User)  # noqa: S101 - ReviewerSession lets only users through
     return request.user
@@ -364,9 +371,7 @@ class AppealsApi(IdempotentPostMixin, APIView):
         responses={201: AppealDetailOutputSerializer, **problem_responses(400, 401, 403, 404, 409, 415, 422)},
     )
     def post(self, request: Request) -> Response:
-        s = self.InputSerializer(data=request.data)
-        s.is_valid(raise_exception=True)
-        data = dict(s.validated_data)
+        data = _input(self, request)
         d = _decision(request, data.pop("decision"))
         rep = data.pop("representative") or None
         appeal = services.appeal_file(decision=d, actor=request.user, representative=rep, **data)
@@ -446,9 +451,8 @@ class AppealWithdrawApi(IdempotentPostMixin, APIView):
         responses={200: AppealDetailOutputSerializer, **problem_responses(400, 401, 403, 404, 409, 415)},
     )
     def post(self, request: Request, pk: Any) -> Response:
-        s = self.InputSerializer(data=request.data)
-        s.is_valid(raise_exception=True)
-        a = services.appeal_withdraw(appeal=_appeal(request, pk), actor=request.user, **s.validated_data)
+        data = _input(self, request)
+        a = services.appeal_withdraw(appeal=_appeal(request, pk), actor=request.user, **data)
         return _detail(request, a)
 
 
@@ -536,18 +540,15 @@ class ReviewClaimNextApi(IdempotentPostMixin, APIView):
         responses={200: ClaimOutputSerializer, **problem_responses(400, 401, 403, 404, 415)},
     )
     def post(self, request: Request) -> Response:
-        s = self.InputSerializer(data=request.data)
-        s.is_valid(raise_exception=True)
+        data = _input(self, request)
         user = _user(request)
         queue = None
-        if s.validated_data["queue"] is not None:
-            queue = Queue.objects.filter(pk=s.validated_data["queue"], memberships__user=user).first()
+        if data["queue"] is not None:
+            queue = Queue.objects.filter(pk=data["queue"], memberships__user=user).first()
             if queue is None:
                 raise NotFound("No such queue among yours.")
         claim = (
-            services.review_claim_next_second
-            if s.validated_data["stage"] == "second"
-            else (services.review_claim_next)
+            services.review_claim_next_second if data["stage"] == "second" else (services.review_claim_next)
         )
         a = claim(reviewer=user, queue=queue)
         body = {
@@ -574,9 +575,8 @@ class ReviewReleaseApi(_ReviewStep):
         responses={200: AppealDetailOutputSerializer, **problem_responses(400, 401, 403, 404, 409, 415)},
     )
     def post(self, request: Request, pk: Any) -> Response:
-        s = self.InputSerializer(data=request.data)
-        s.is_valid(raise_exception=True)
-        a = services.review_release(appeal=_appeal(request, pk), actor=_user(request), **s.validated_data)
+        data = _input(self, request)
+        a = services.review_release(appeal=_appeal(request, pk), actor=_user(request), **data)
         return _detail(request, a)
 
 
@@ -594,13 +594,12 @@ class ReviewReassignApi(_ReviewStep):
         responses={200: AppealDetailOutputSerializer, **problem_responses(400, 401, 403, 404, 409, 415)},
     )
     def post(self, request: Request, pk: Any) -> Response:
-        s = self.InputSerializer(data=request.data)
-        s.is_valid(raise_exception=True)
+        data = _input(self, request)
         a = _appeal(request, pk)
-        to = User.objects.filter(pk=s.validated_data["to"], is_active=True).first()
+        to = User.objects.filter(pk=data["to"], is_active=True).first()
         if to is None:
             raise ValidationFailed(errors=[field_error("to", "unknown-user", "No such reviewer.")])
-        a = services.review_reassign(appeal=a, to=to, actor=_user(request), reason=s.validated_data["reason"])
+        a = services.review_reassign(appeal=a, to=to, actor=_user(request), reason=data["reason"])
         return _detail(request, a)
 
 
@@ -627,12 +626,11 @@ class ReviewOpenEvidenceApi(_ReviewStep):
         responses={200: OutputSerializer, **problem_responses(400, 401, 403, 404, 409, 415)},
     )
     def post(self, request: Request, pk: Any) -> Response:
-        s = self.InputSerializer(data=request.data)
-        s.is_valid(raise_exception=True)
+        data = _input(self, request)
         a, user = _appeal(request, pk), _user(request)
         evidence = None
-        if s.validated_data["evidence"] is not None:
-            evidence = EvidenceFile.objects.filter(pk=s.validated_data["evidence"], appeal=a).first()
+        if data["evidence"] is not None:
+            evidence = EvidenceFile.objects.filter(pk=data["evidence"], appeal=a).first()
             if evidence is None:
                 raise NotFound("No such evidence on this appeal.")
         services.evidence_open(appeal=a, reviewer=user, evidence=evidence)
@@ -670,10 +668,9 @@ class ReviewBlindAssessmentApi(_ReviewStep):
         responses={201: OutputSerializer, **problem_responses(400, 401, 403, 404, 409, 415, 422)},
     )
     def post(self, request: Request, pk: Any) -> Response:
-        s = self.InputSerializer(data=request.data)
-        s.is_valid(raise_exception=True)
+        data = _input(self, request)
         a, user = _appeal(request, pk), _user(request)
-        review = services.review_record_blind_assessment(appeal=a, reviewer=user, **s.validated_data)
+        review = services.review_record_blind_assessment(appeal=a, reviewer=user, **data)
         d = a.decision
         review.machine = {  # type: ignore[attr-defined]
             "outcome": d.outcome.code,
@@ -707,9 +704,8 @@ class ReviewDecideApi(_ReviewStep):
         responses={200: AppealDetailOutputSerializer, **problem_responses(400, 401, 403, 404, 409, 415, 422)},
     )
     def post(self, request: Request, pk: Any) -> Response:
-        s = self.InputSerializer(data=request.data)
-        s.is_valid(raise_exception=True)
-        a = services.review_decide(appeal=_appeal(request, pk), reviewer=_user(request), **s.validated_data)
+        data = _input(self, request)
+        a = services.review_decide(appeal=_appeal(request, pk), reviewer=_user(request), **data)
         return _detail(request, a)
 
 
@@ -727,11 +723,8 @@ class ReviewConfirmSecondApi(_ReviewStep):
         responses={200: AppealDetailOutputSerializer, **problem_responses(400, 401, 403, 404, 409, 415, 422)},
     )
     def post(self, request: Request, pk: Any) -> Response:
-        s = self.InputSerializer(data=request.data)
-        s.is_valid(raise_exception=True)
-        a = services.review_confirm_second(
-            appeal=_appeal(request, pk), reviewer=_user(request), **s.validated_data
-        )
+        data = _input(self, request)
+        a = services.review_confirm_second(appeal=_appeal(request, pk), reviewer=_user(request), **data)
         return _detail(request, a)
 
 
@@ -756,11 +749,8 @@ class ReviewRequestInformationApi(_ReviewStep):
         responses={201: OutputSerializer, **problem_responses(400, 401, 403, 404, 409, 415, 422)},
     )
     def post(self, request: Request, pk: Any) -> Response:
-        s = self.InputSerializer(data=request.data)
-        s.is_valid(raise_exception=True)
-        r = services.information_request(
-            appeal=_appeal(request, pk), reviewer=_user(request), **s.validated_data
-        )
+        data = _input(self, request)
+        r = services.information_request(appeal=_appeal(request, pk), reviewer=_user(request), **data)
         return Response(self.OutputSerializer(r).data, status=status.HTTP_201_CREATED)
 
 
@@ -802,12 +792,11 @@ class ReviewMessagesApi(_ReviewStep):
         responses={201: MessageOutputSerializer, **problem_responses(400, 401, 403, 404, 409, 415, 422)},
     )
     def post(self, request: Request, pk: Any) -> Response:
-        s = self.InputSerializer(data=request.data)
-        s.is_valid(raise_exception=True)
+        data = _input(self, request)
         m = messaging.message_post(
             appeal=_appeal(request, pk),
             author_kind="reviewer",
-            body=s.validated_data["body"],
+            body=data["body"],
             actor=request.user,
         )
         return Response(MessageOutputSerializer(m).data, status=status.HTTP_201_CREATED)
@@ -846,11 +835,8 @@ class DecisionDisputeApi(IdempotentPostMixin, APIView):
         responses={201: OutputSerializer, **problem_responses(400, 401, 403, 404, 409, 415, 422)},
     )
     def post(self, request: Request, pk: Any) -> Response:
-        s = self.InputSerializer(data=request.data)
-        s.is_valid(raise_exception=True)
-        dispute = services.dispute_file(
-            decision=_decision(request, pk), actor=request.user, **s.validated_data
-        )
+        data = _input(self, request)
+        dispute = services.dispute_file(decision=_decision(request, pk), actor=request.user, **data)
         return Response(self.OutputSerializer(dispute).data, status=status.HTTP_201_CREATED)
 
 
@@ -882,9 +868,6 @@ class DecisionExplanationRequestApi(IdempotentPostMixin, APIView):
         responses={201: OutputSerializer, **problem_responses(400, 401, 403, 404, 415, 422)},
     )
     def post(self, request: Request, pk: Any) -> Response:
-        s = self.InputSerializer(data=request.data)
-        s.is_valid(raise_exception=True)
-        r = services.explanation_request_file(
-            decision=_decision(request, pk), actor=request.user, **s.validated_data
-        )
+        data = _input(self, request)
+        r = services.explanation_request_file(decision=_decision(request, pk), actor=request.user, **data)
         return Response(self.OutputSerializer(r).data, status=status.HTTP_201_CREATED)

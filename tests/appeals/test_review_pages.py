@@ -576,3 +576,19 @@ def test_the_shortcut_script_ignores_keys_typed_into_fields() -> None:
 
     assert "INPUT|TEXTAREA|SELECT" in script and "isContentEditable" in script
     assert 'case "n"' in script and 'case "j"' in script and 'case "k"' in script and 'case "?"' in script
+
+
+def test_an_independence_refusal_is_shown_as_an_error_summary(world: World) -> None:
+    d = world.decision(
+        human_involvement=[{"kind": "approval", "by": "EMP-BOB", "at": "2026-01-01T10:00:00Z"}]
+    )
+    a = world.appeal(decision=d)
+
+    response = _client(world.senior).post(case_url(a, "reassign"), {"to": world.bob.pk, "reason": "Cover"})
+
+    assert response.status_code == 403
+    text = _text(response)
+    assert 'class="error-summary"' in text and "took, approved or reviewed the original decision" in text
+    assert "(S22)" in text and re.search(rf'<option value="{world.bob.pk}" selected', text)
+    a.refresh_from_db()
+    assert a.claimed_by is None and not events(a, "appeal.assigned")

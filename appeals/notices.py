@@ -54,36 +54,36 @@ TEMPLATES: dict[str, AppealNoticeTemplate] = {
     for t in (
         AppealNoticeTemplate(
             "appeal_received",
-            1,
-            "067802f27b9f3dab",
+            2,
+            "8cdb0ee889636e42",
             (*_BASE, "received_on", "next_step", "stay"),
             "appeal_received",
         ),
         AppealNoticeTemplate(
             "appeal_accepted",
-            1,
-            "25a7dc2f910d110c",
+            2,
+            "a43955258185afdb",
             (*_BASE, "due_date", "next_step", "stay"),
             "appeal_received",
         ),
         AppealNoticeTemplate(
             "appeal_refused",
-            1,
-            "f345f67088e06b5f",
+            2,
+            "87cba607a1414577",
             (*_BASE, "refusal_reasons", "external_routes"),
             "appeal_outcome",
         ),
         AppealNoticeTemplate(
             "information_requested",
-            1,
-            "9de1ec91eb569da3",
+            2,
+            "7cf0b2ecea274b8b",
             (*_BASE, "question", "reply_by", "clock_paused"),
             "information_requested",
         ),
         AppealNoticeTemplate(
             "appeal_outcome",
-            1,
-            "402220143d7e31e7",
+            2,
+            "f9221d3274a6fcf3",
             (
                 *_BASE,
                 "outcome",
@@ -97,8 +97,8 @@ TEMPLATES: dict[str, AppealNoticeTemplate] = {
         ),
         AppealNoticeTemplate(
             "decision_reversed",
-            1,
-            "47e9f7da2bc01ce6",
+            2,
+            "6a00d77c43cd5612",
             (
                 *_BASE,
                 "outcome",
@@ -112,26 +112,29 @@ TEMPLATES: dict[str, AppealNoticeTemplate] = {
             "decision_reversed",
         ),
         AppealNoticeTemplate(
-            "delay", 1, "65b723d5f718be61", (*_BASE, "missed_date", "new_date", "delay_reason"), "delay"
+            "appeal_closed", 1, "0c19b243ce5c7531", (*_BASE, "close_reason", "new_decision"), "appeal_outcome"
+        ),
+        AppealNoticeTemplate(
+            "delay", 2, "3d31f7552d0cf48b", (*_BASE, "missed_date", "new_date", "delay_reason"), "delay"
         ),
         AppealNoticeTemplate(
             "dispute_outcome",
-            1,
-            "8009ef297c8f78d5",
+            2,
+            "7ae04422246bd6b5",
             (*_BASE, "value_checked", "result", "decisions_result"),
             "dispute_outcome",
         ),
         AppealNoticeTemplate(
             "explanation_response",
-            1,
-            "364905f7fd323aec",
+            2,
+            "9a4ab80cfcc0d46a",
             (*_BASE, "question", "answer", "explanation"),
             "explanation_response",
         ),
         AppealNoticeTemplate(
             "explanation_extended",
-            1,
-            "b483c1dba9003af8",
+            2,
+            "fa04ac238064ac04",
             (*_BASE, "missed_date", "new_date", "delay_reason"),
             "delay",
         ),
@@ -179,6 +182,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "decision_redecide": "Decision {reference}: we asked {organisation} to make the decision again "
         "with the right information. They will write to you.",
         "no_decisions": "No decision needed to change.",
+        "moot_replaced": "The decision you appealed was replaced by a newer decision.",
+        "moot_corrected": "We corrected the information the decision used, so we made the decision again.",
     },
     "es": {
         "next_in_time": "Una persona que no participó en la decisión revisará su apelación. "
@@ -219,6 +224,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "decision_redecide": "Decisión {reference}: pedimos a {organisation} que tome la decisión otra "
         "vez con el dato correcto. Le escribirán.",
         "no_decisions": "Ninguna decisión tenía que cambiar.",
+        "moot_replaced": "La decisión que apeló fue sustituida por una decisión más reciente.",
+        "moot_corrected": "Corregimos los datos que usó la decisión, así que la tomamos otra vez.",
     },
 }
 
@@ -451,6 +458,17 @@ def appeal_outcome_elements(appeal: Appeal, review: Review, lang: str) -> dict[s
     e["new_decision"] = p["new_decision"].format(reference=new.public_reference)
     e["effect_now"] = e["new_decision"]
     e["remedy"] = [REMEDY_TEXT[lang][r] for r in appeal.remedy if r in REMEDY_TEXT[lang]] or [p["no_remedy"]]
+    return e
+
+
+def appeal_closed_elements(
+    appeal: Appeal, *, corrected: bool, new_reference: str, lang: str
+) -> dict[str, Any]:
+    """An open appeal closed because its decision was replaced (moot): why, and the new decision."""
+    p = PHRASES[lang]
+    e = _base(appeal.decision, appeal.reference, lang)
+    e["close_reason"] = p["moot_corrected" if corrected else "moot_replaced"]
+    e["new_decision"] = p["new_decision"].format(reference=new_reference) if new_reference else ""
     return e
 
 
@@ -707,6 +725,7 @@ def specimen_elements(template_key: str, language: str) -> dict[str, Any]:
         "decisions_result": [p["decision_unchanged"].format(reference="CRD-4F7K-Q2MX")],
         "answer": t["answer"],
         "explanation": t["explanation"],
+        "close_reason": p["moot_corrected"],
     }
     if template_key == "appeal_accepted":
         e["next_step"] = p["next_accepted"]

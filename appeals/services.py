@@ -1016,8 +1016,9 @@ def appeal_withdraw(*, appeal: Appeal | Any, actor: Any, reason: str = "") -> Ap
     return a
 
 
-def appeal_moot(*, appeal: Appeal | Any, actor: Any, reason: str) -> Appeal:
-    """Close an open appeal whose decision was replaced meanwhile (a data correction superseded it)."""
+def appeal_moot(*, appeal: Appeal | Any, actor: Any, reason: str, corrected: bool = False) -> Appeal:
+    """Close an open appeal whose decision was replaced meanwhile (by a data correction, ``corrected``, or
+    by the integrator). The person is told why and which decision replaced it, which they may appeal."""
     with transaction.atomic():
         a = _lock(appeal)
         next_state(a.status, Event.MOOT)
@@ -1029,8 +1030,38 @@ def appeal_moot(*, appeal: Appeal | Any, actor: Any, reason: str) -> Appeal:
             fields += ["stay", "stay_lifted_at"]
         if a.clock_paused_at is not None:
             fields += _resume_clock(a, now)
-        _step(a, Event.MOOT, actor=actor, fields=fields)
+        _step(a, Event.MOOT, actor=actor, fields=fields, data={"corrected": corrected})
+        newer = (
+            Decision.objects.filter(supersedes=a.decision_id)
+            .values_list("public_reference", flat=True)
+            .first()
+        )
+        elements = notices.appeal_closed_elements(
+            a, corrected=corrected, new_reference=newer or "", lang=a.language
+        )
+        notices.compose_for(a, "appeal_closed", elements, dedupe="moot", actor=actor)
+        _webhook(a, "appeal.closed", {"reason": "decision replaced"}, actor)
     return a
+
+
+def appeals_close_replaced(*, actor: Any = SYSTEM) -> int:
+    """Open appeals whose decision was replaced by other means (the integrator superseded it through the API)
+    become moot: there is nothing left to decide on. Returns how many were closed. Periodic, because
+    ``decisions`` (a lower floor) does not tell ``appeals`` when it supersedes a decision."""
+    replaced = Appeal.objects.filter(
+        status__in=[s.value for s in OPEN_STATES],
+        decision__status__in=[Decision.Status.SUPERSEDED, Decision.Status.REVERSED],
+    ).values_list("pk", "decision__public_reference")
+    count = 0
+    for pk, reference in list(replaced):
+        try:
+            appeal_moot(
+                appeal=pk, actor=actor, reason=f"The decision {reference} was replaced by a newer decision."
+            )
+            count += 1
+        except TransitionNotAllowed:  # changed meanwhile (withdrawn, say)
+            continue
+    return count
 
 
 def appeal_close(*, appeal: Appeal | Any, actor: Any, note: str = "") -> Appeal:
@@ -1929,6 +1960,7 @@ def dispute_resolve(
                                 appeal=a,
                                 actor=actor,
                                 reason=f"The decision was replaced after data dispute {dsp.reference}.",
+                                corrected=True,
                             )
                     else:
                         entry["action"] = "unchanged"

@@ -32,6 +32,12 @@ def expire_information_requests() -> int:
 
 
 @shared_task(autoretry_for=TRANSIENT, retry_backoff=5, retry_backoff_max=300, max_retries=5)
+def close_appeals_on_replaced_decisions() -> int:
+    """Open appeals whose decision the integrator superseded meanwhile become moot."""
+    return services.appeals_close_replaced()
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=5, retry_backoff_max=300, max_retries=5)
 def tell_supervisors(escalation_id: int) -> int:
     """Email the supervisors about one escalation (queued on commit by escalate_overdue)."""
     return services.escalation_tell_supervisors(escalation_id=escalation_id)

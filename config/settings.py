@@ -170,6 +170,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": crontab(minute="*/15"),
     },
     "appeals-release-lapsed-claims": {"task": "appeals.tasks.release_lapsed_claims", "schedule": 60.0},
+    # Open appeals on decisions an integrator superseded meanwhile are closed, and the person told.
+    "appeals-close-replaced": {
+        "task": "appeals.tasks.close_appeals_on_replaced_decisions",
+        "schedule": 300.0,
+    },
     "appeals-expire-information-requests": {
         "task": "appeals.tasks.expire_information_requests",
         "schedule": crontab(minute="*/15"),

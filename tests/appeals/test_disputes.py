@@ -151,6 +151,8 @@ def test_a_correction_that_flips_a_scorecard_decision_supersedes_it_and_tells_th
     appeal.refresh_from_db()
     assert appeal.status == State.CLOSED and "data dispute" in appeal.close_reason
     assert events(appeal, "appeal.moot")[0].data["from"] == State.QUEUED
+    (closed,) = [n for n in notices_about(appeal, Notice.Kind.APPEAL_OUTCOME) if n.channel == "email"]
+    assert "We corrected the information the decision used" in closed.body_text
     # The person is told; the integrator too (S19: the data's recipients).
     (email,) = [n for n in notices_about(dsp, Notice.Kind.DISPUTE_OUTCOME) if n.channel == "email"]
     assert "You were right. We changed Annual income from 21,000 to 30,000." in email.body_text

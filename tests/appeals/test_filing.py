@@ -231,3 +231,25 @@ def test_an_empty_statement_is_refused_and_writes_nothing(world: World) -> None:
     assert not Appeal.objects.exists()
     d.refresh_from_db()
     assert d.status == Decision.Status.PENDING_NOTICE
+
+
+def test_an_appeal_on_a_decision_the_integrator_replaced_is_closed_and_the_person_told(world: World) -> None:
+    from decisions.services import decision_supersede
+    from tests.factories import decision_payload
+
+    a = world.appeal()
+    d = a.decision
+    correction = decision_payload(
+        world.system, world.version, subject={"external_ref": d.subject.external_ref}
+    )
+    new = decision_supersede(decision=d, data=correction, actor=world.client, client=world.client).decision
+    assert new is not None
+    assert services.appeals_close_replaced() == 1
+    a.refresh_from_db()
+    assert a.status == State.CLOSED and a.stay == Appeal.Stay.LIFTED and "replaced" in a.close_reason
+    assert events(a, "appeal.moot")[0].data["corrected"] is False
+    (email,) = [n for n in notices_about(a, Notice.Kind.APPEAL_OUTCOME) if n.channel == "email"]
+    assert "The decision you appealed was replaced by a newer decision." in email.body_text
+    assert new.public_reference in email.body_text and "you can appeal it" in email.body_text
+    assert services.appeals_close_replaced() == 0
+    assert world.appeal(new).status == State.QUEUED  # the new decision can be appealed

@@ -90,7 +90,7 @@ def test_a_notice_that_cannot_be_completed_is_not_sent_and_is_flagged(world: Wor
     a = world.appeal()
     assert notices_about(a, Notice.Kind.APPEAL_RECEIVED) == []
     (blocked,) = AuditEvent.objects.filter(action="appeal.notice_blocked", target_id=str(a.pk))
-    assert blocked.data["missing"] == ["human_contact"] and blocked.data["template"] == "appeal_received@1"
+    assert blocked.data["missing"] == ["human_contact"] and blocked.data["template"] == "appeal_received@2"
 
 
 @pytest.mark.django_db

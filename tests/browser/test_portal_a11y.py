@@ -29,13 +29,6 @@ from tests.factories import decision_payload, live_system
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SIZES = [pytest.param(DESKTOP, id="desktop"), pytest.param(PHONE, id="phone")]
-#: Known to fail until the portal's CSS is fixed; strict, so the fix makes the test fail until the mark goes.
-DATA_TABLE_TOO_WIDE = pytest.mark.xfail(
-    strict=True,
-    reason="WCAG 1.4.10: on a 375px phone the decision page's 'information we used' table is 451px wide, "
-    "so the whole page scrolls sideways. Fix in portal/ (stack the rows as a summary list on narrow "
-    "screens, or put the table in its own overflow-x container); then remove this mark.",
-)
 
 
 @pytest.fixture
@@ -124,13 +117,10 @@ def test_the_error_summary_links_take_the_person_to_each_empty_field(
     axe_check(page)
     summary.get_by_role("link", name="Enter your code").click()
     assert focused_element(page).get("id") == "code"
-    expect(page.get_by_label("Code")).to_have_accessible_description("8 letters and numbers Enter your code")
+    expect(page.get_by_label("Code")).to_have_accessible_description("8 letters and numbers Error: Enter your code")
 
 
-@pytest.mark.parametrize(
-    "viewport",
-    [pytest.param(DESKTOP, id="desktop"), pytest.param(PHONE, id="phone", marks=DATA_TABLE_TOO_WIDE)],
-)
+@pytest.mark.parametrize("viewport", SIZES)
 def test_the_signed_link_opens_the_decision_page_at_a_clean_address_with_no_violations(
     page: Page, live_server: LiveServer, viewport: Any, recorded: services.ItemResult, settings: Any
 ) -> None:
@@ -144,7 +134,7 @@ def test_the_signed_link_opens_the_decision_page_at_a_clean_address_with_no_viol
     assert page.url == f"{live_server.url}/portal/decision/"  # the token is gone from the address bar
     expect(page.get_by_role("heading", level=1)).to_have_text("Declined")
     expect(page.locator(".caption")).to_contain_text(f"Reference {decision.public_reference}")
-    expect(page.get_by_text("You can appeal until")).to_be_visible()
+    expect(page.locator("#status").get_by_text("You can appeal until")).to_be_visible()
     expect(page.get_by_role("heading", name="The main reasons")).to_be_visible()
     assert assert_stylesheets_loaded(page) == 1
     axe_check(page)
@@ -165,7 +155,7 @@ def test_the_decision_page_in_spanish_has_no_violations(
 
     assert page.locator("html").get_attribute("lang") == "es"
     expect(page.get_by_role("heading", level=1)).to_have_text("Denegado")
-    expect(page.get_by_text("Puede apelar hasta el")).to_be_visible()
+    expect(page.locator("#status").get_by_text("Puede apelar hasta el")).to_be_visible()
     axe_check(page)
 
 

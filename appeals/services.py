@@ -42,7 +42,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 
-from appeals import notices, selectors
+from appeals import hooks, notices, selectors
 from appeals.models import (
     Appeal,
     AppealContact,
@@ -1456,6 +1456,7 @@ def _outcome_fields(a: Appeal, review: Review, decided_by: User, now: datetime) 
 
 
 def _outcome_notices(a: Appeal, review: Review, actor: Any) -> None:
+    """Tell the person and the integrator, then the handlers higher floors registered (``appeals.hooks``)."""
     a.decision.refresh_from_db(fields=["status"])
     key = "decision_reversed" if a.outcome == A.Outcome.OVERTURNED else "appeal_outcome"
     notices.compose_for(
@@ -1480,6 +1481,7 @@ def _outcome_notices(a: Appeal, review: Review, actor: Any) -> None:
         },
         actor,
     )
+    hooks.outcome_recorded(a)
 
 
 def review_confirm_second(*, appeal: Appeal | Any, reviewer: User, confirm: bool, rationale: str) -> Appeal:

@@ -362,3 +362,24 @@ def test_at_high_impact_an_untrained_reviewer_is_offered_nothing_and_may_not_dec
     with pytest.raises(NoAuthority) as exc:
         services.review_reassign(appeal=Appeal.objects.get(), to=w.alice, actor=w.senior)
     assert exc.value.code == "reviewer-training-missing"
+
+
+def test_higher_floors_hear_of_every_outcome_through_a_registered_handler(world: World) -> None:
+    from appeals import hooks
+
+    heard: list[tuple[str, str]] = []
+
+    def handler(appeal: Appeal) -> None:
+        heard.append((appeal.reference, appeal.outcome))
+
+    hooks.register_outcome_handler(handler)
+    try:
+        a = world.claimed()
+        world.open_everything(a, world.alice)
+        services.information_request(appeal=a, reviewer=world.alice, question="Which month?")
+        assert heard == []  # not a step with an outcome
+        services.information_reply(appeal=a, reply="March", actor=world.person)
+        a = _decide(world, a, outcome="overturned")
+    finally:
+        hooks.unregister_outcome_handler(handler)
+    assert heard == [(a.reference, "overturned")]

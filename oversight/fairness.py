@@ -1,8 +1,9 @@
 """Fairness figures (S32): adverse and overturn rates by group, disparity ratios and sample-size warnings.
 
 Group data lives only in ``GroupAttribute`` (a separate, access-controlled store keyed by the subject's
-pseudonym). It is joined to decisions inside three aggregate queries and leaves them as counts per group:
-no page, report or audit event ever shows one person's group.
+pseudonym). It is joined to decisions inside aggregate queries and leaves them as counts per group and UTC
+day (``FairnessRollup``, refreshed with the figures); no page, report or audit event ever shows one
+person's group. Pages sum the day counts over the periods shown.
 
 Disparity ratio (the "four-fifths rule"): for each group, its rate of favourable outcomes divided by the
 rate of the most favoured group. For decisions, favourable means not adverse. For appeals, favourable for
@@ -16,17 +17,19 @@ groups only when none is).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Sum
 
 from appeals.models import Appeal
 from decisions.models import Decision, Subject
-from oversight.models import GroupAttribute
+from oversight import periods
+from oversight.models import FairnessRollup, FigureRollup, GroupAttribute, PeriodKind
 
 
 def ratio_threshold() -> float:
@@ -112,8 +115,8 @@ class AttributeFigures:
 
 @dataclass(frozen=True)
 class FairnessFigures:
-    start: datetime
-    end: datetime
+    start: date | datetime
+    end: date | datetime  # exclusive
     decisions: int
     attributes: list[AttributeFigures]
     threshold: float
@@ -124,49 +127,12 @@ def _adapt(dt: datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(dt)
 
 
-def fairness_figures(*, system_id: int, start: datetime, end: datetime) -> FairnessFigures:
-    """Group figures of one system's decisions recorded in [start, end) and appeals decided in it.
+Counts = dict[
+    str, dict[str, list[int]]
+]  # attribute -> value -> [decisions, adverse, appeals decided, overturned]
 
-    Three queries whatever the number of attributes, groups or decisions.
-    """
-    qn = connection.ops.quote_name
-    d, s, ga, a = (m._meta.db_table for m in (Decision, Subject, GroupAttribute, Appeal))
-    join = (
-        f"FROM {qn(d)} d JOIN {qn(s)} s ON s.id = d.subject_id "
-        f"JOIN {qn(ga)} g ON g.subject_pseudonym = s.pseudonym "
-    )
-    params = [system_id, _adapt(start), _adapt(end)]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT g.attribute, g.value, COUNT(*), SUM(CASE WHEN d.adverse THEN 1 ELSE 0 END) "
-            + join
-            + "WHERE d.system_id = %s AND d.recorded_at >= %s AND d.recorded_at < %s "
-            "AND d.supersedes_id IS NULL GROUP BY g.attribute, g.value",
-            params,
-        )
-        decided = cursor.fetchall()
-        cursor.execute(
-            f"SELECT g.attribute, g.value, COUNT(*), "  # noqa: S608 - table names from the models
-            f"SUM(CASE WHEN ap.outcome = %s THEN 1 ELSE 0 END) FROM {qn(a)} ap "
-            f"JOIN {qn(d)} d ON d.id = ap.decision_id JOIN {qn(s)} s ON s.id = d.subject_id "
-            f"JOIN {qn(ga)} g ON g.subject_pseudonym = s.pseudonym "
-            "WHERE d.system_id = %s AND ap.decided_at >= %s AND ap.decided_at < %s "
-            "AND ap.outcome IN (%s, %s, %s) "
-            "GROUP BY g.attribute, g.value",
-            [Appeal.Outcome.OVERTURNED, *params, *Appeal.Outcome.values],
-        )
-        appealed = cursor.fetchall()
-        cursor.execute(
-            f"SELECT COUNT(*) FROM {qn(d)} d WHERE d.system_id = %s AND d.recorded_at >= %s "  # noqa: S608
-            "AND d.recorded_at < %s AND d.supersedes_id IS NULL",
-            params,
-        )
-        total = int(cursor.fetchone()[0])
-    by_attr: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0, 0]))
-    for attr, value, n, adverse in decided:
-        by_attr[attr][value][0:2] = [int(n), int(adverse or 0)]
-    for attr, value, n, overturned in appealed:
-        by_attr[attr][value][2:4] = [int(n), int(overturned or 0)]
+
+def _figures(by_attr: Counts, total: int, start: Any, end: Any) -> FairnessFigures:
     threshold, min_n = ratio_threshold(), min_group_size()
     attributes = []
     for attr in sorted(by_attr):
@@ -179,3 +145,137 @@ def fairness_figures(*, system_id: int, start: datetime, end: datetime) -> Fairn
         ]
         attributes.append(AttributeFigures(attr, rows, total - sum(c[0] for _, c in values)))
     return FairnessFigures(start, end, total, attributes, threshold, min_n)
+
+
+def _empty() -> Counts:
+    return defaultdict(lambda: defaultdict(lambda: [0, 0, 0, 0]))
+
+
+def fairness_figures(*, system_id: int, start: date, end: date) -> FairnessFigures:
+    """The fairness figures of one system for the UTC days [start, end), from the rollups: two queries
+    (the group counts and the system's decisions), however many decisions and groups."""
+    rows = (
+        FairnessRollup.objects.filter(system_id=system_id, day__gte=start, day__lt=end)
+        .values("attribute", "value")
+        .annotate(n=Sum("decisions"), a=Sum("adverse"), d=Sum("appeals_decided"), o=Sum("overturned"))
+        .order_by()
+    )
+    by_attr = _empty()
+    for r in rows:
+        by_attr[r["attribute"]][r["value"]] = [int(r["n"]), int(r["a"]), int(r["d"]), int(r["o"])]
+    total = FigureRollup.objects.filter(
+        system_id=system_id,
+        version__isnull=True,
+        period_kind=PeriodKind.DAY,
+        period_start__gte=start,
+        period_start__lt=end,
+    ).aggregate(n=Sum("decisions"))["n"]
+    return _figures(by_attr, int(total or 0), start, end)
+
+
+def _day_sql(column: str) -> str:
+    """The UTC day of a timestamp column, as the database writes it (date, or 'YYYY-MM-DD' text)."""
+    if connection.vendor == "postgresql":
+        return f"CAST(({column} AT TIME ZONE 'UTC') AS date)"
+    return f"date({column})"
+
+
+def _joins() -> tuple[str, str, str]:
+    qn = connection.ops.quote_name
+    d, s, ga, a = (m._meta.db_table for m in (Decision, Subject, GroupAttribute, Appeal))
+    people = f"JOIN {qn(s)} s ON s.id = d.subject_id JOIN {qn(ga)} g ON g.subject_pseudonym = s.pseudonym "
+    return (
+        f"FROM {qn(d)} d " + people,
+        f"FROM {qn(a)} ap JOIN {qn(d)} d ON d.id = ap.decision_id " + people,
+        qn(d),
+    )
+
+
+def fairness_day_counts(
+    first_day: date, end_day: date, *, system_ids: Iterable[int] | None = None
+) -> list[FairnessRollup]:
+    """Unsaved fairness rollups for the days [first_day, end_day): two aggregate queries."""
+    decisions_from, appeals_from, _d = _joins()
+    start, end = _adapt(periods.at_midnight(first_day)), _adapt(periods.at_midnight(end_day))
+    scope, scope_params = "", []
+    if system_ids is not None:
+        ids = list(system_ids) or [0]
+        scope = f" AND d.system_id IN ({', '.join(['%s'] * len(ids))})"
+        scope_params = ids
+    found: dict[tuple[int, str, str, date], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT d.system_id, g.attribute, g.value, {_day_sql('d.recorded_at')} AS day, COUNT(*), "
+            "SUM(CASE WHEN d.adverse THEN 1 ELSE 0 END) "
+            + decisions_from
+            + "WHERE d.recorded_at >= %s AND d.recorded_at < %s AND d.supersedes_id IS NULL"
+            + scope
+            + " GROUP BY d.system_id, g.attribute, g.value, day",
+            [start, end, *scope_params],
+        )
+        for sid, attr, value, day, n, adverse in cursor.fetchall():
+            found[(sid, attr, value, _as_date(day))][0:2] = [int(n), int(adverse or 0)]
+        cursor.execute(
+            f"SELECT d.system_id, g.attribute, g.value, {_day_sql('ap.decided_at')} AS day, COUNT(*), "
+            "SUM(CASE WHEN ap.outcome = %s THEN 1 ELSE 0 END) "
+            + appeals_from
+            + "WHERE ap.decided_at >= %s AND ap.decided_at < %s AND ap.outcome IN (%s, %s, %s)"
+            + scope
+            + " GROUP BY d.system_id, g.attribute, g.value, day",
+            [Appeal.Outcome.OVERTURNED, start, end, *Appeal.Outcome.values, *scope_params],
+        )
+        for sid, attr, value, day, n, overturned in cursor.fetchall():
+            found[(sid, attr, value, _as_date(day))][2:4] = [int(n), int(overturned or 0)]
+    return [
+        FairnessRollup(
+            system_id=sid,
+            attribute=attr,
+            value=value,
+            day=day,
+            decisions=c[0],
+            adverse=c[1],
+            appeals_decided=c[2],
+            overturned=c[3],
+        )
+        for (sid, attr, value, day), c in found.items()
+    ]
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def fairness_figures_live(*, system_id: int, start: datetime, end: datetime) -> FairnessFigures:
+    """The same figures straight from the decisions, for any instants [start, end): three queries over
+    the base tables (used to check the rollups; pages read ``fairness_figures``)."""
+    decisions_from, appeals_from, d = _joins()
+    params = [system_id, _adapt(start), _adapt(end)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT g.attribute, g.value, COUNT(*), SUM(CASE WHEN d.adverse THEN 1 ELSE 0 END) "
+            + decisions_from
+            + "WHERE d.system_id = %s AND d.recorded_at >= %s AND d.recorded_at < %s "
+            "AND d.supersedes_id IS NULL GROUP BY g.attribute, g.value",
+            params,
+        )
+        decided = cursor.fetchall()
+        cursor.execute(
+            "SELECT g.attribute, g.value, COUNT(*), SUM(CASE WHEN ap.outcome = %s THEN 1 ELSE 0 END) "
+            + appeals_from
+            + "WHERE d.system_id = %s AND ap.decided_at >= %s AND ap.decided_at < %s "
+            "AND ap.outcome IN (%s, %s, %s) GROUP BY g.attribute, g.value",
+            [Appeal.Outcome.OVERTURNED, *params, *Appeal.Outcome.values],
+        )
+        appealed = cursor.fetchall()
+        cursor.execute(
+            f"SELECT COUNT(*) FROM {d} d WHERE d.system_id = %s AND d.recorded_at >= %s "  # noqa: S608
+            "AND d.recorded_at < %s AND d.supersedes_id IS NULL",
+            params,
+        )
+        row = cursor.fetchone()
+    by_attr = _empty()
+    for attr, value, n, adverse in decided:
+        by_attr[attr][value][0:2] = [int(n), int(adverse or 0)]
+    for attr, value, n, overturned in appealed:
+        by_attr[attr][value][2:4] = [int(n), int(overturned or 0)]
+    return _figures(by_attr, int(row[0]) if row else 0, start, end)

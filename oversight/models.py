@@ -165,13 +165,45 @@ class FigureRollup(models.Model):
 
 
 class FiguresState(models.Model):
-    """One row: when the figures were last refreshed, and whether a full build has ever run."""
+    """One row: when the figures were last refreshed, and whether a full build has ever run.
+
+    ``fairness_built_at`` is cleared whenever the group data changes (``GroupAttribute`` is written or
+    erased): every day's fairness counts may then be wrong, and the next refresh rebuilds them all."""
 
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
     full_build_at = models.DateTimeField(null=True, blank=True)
+    fairness_built_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"figures refreshed {self.last_refreshed_at}"
+
+
+class FairnessRollup(models.Model):
+    """S32: per system, group attribute, group value and UTC day, the counts the fairness figures need.
+
+    Decisions recorded that day by people with that value (not counting replacements, as in
+    ``FigureRollup``), the adverse ones, and appeals decided that day and overturned. Counts only: never a
+    person. Rebuilt with the figures, and wholesale when the group data changes."""
+
+    system = models.ForeignKey("decisions.DecisionSystem", on_delete=models.CASCADE, related_name="+")
+    attribute = models.CharField(max_length=60)
+    value = models.CharField(max_length=120)
+    day = models.DateField()
+    decisions = models.PositiveIntegerField(default=0)
+    adverse = models.PositiveIntegerField(default=0)
+    appeals_decided = models.PositiveIntegerField(default=0)
+    overturned = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["system", "attribute", "value", "day"], name="fairness_rollup_uniq"
+            ),
+        ]
+        indexes = [models.Index(fields=["system", "day"], name="fairness_rollup_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.system_id} {self.attribute}={self.value} {self.day}"
 
 
 class GroupAttribute(models.Model):

@@ -16,7 +16,8 @@ Figures
 
 Fairness store
     ``group_attributes_record`` and ``group_attributes_erase`` are the only writers of ``GroupAttribute``.
-    Their audit events carry counts and the attribute's name, never a person's value or pseudonym.
+    Their audit events carry counts and the attribute's name, never a person's value or pseudonym. Any
+    change marks the fairness counts (``FairnessRollup``) stale: the next refresh rebuilds them all.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from core.actors import SYSTEM
 from core.errors import ValidationFailed, field_error
 from decisions.models import Decision, DecisionSystem
 from oversight import metrics, periods
-from oversight.models import FigureRollup, FiguresState, GroupAttribute, PeriodKind
+from oversight.fairness import fairness_day_counts
+from oversight.models import FairnessRollup, FigureRollup, FiguresState, GroupAttribute, PeriodKind
 from oversight.periods import Period
 
 _LOCK_KEY = 0x0F16_0001  # pg_advisory_xact_lock key of the figures refresh
@@ -87,6 +89,12 @@ def _refresh_days(first_day: date, end_day: date, system_ids: list[int] | None, 
         from_days = state.full_build_at is not None
         rows = metrics.compute(PeriodKind.DAY, first_day, end_day, system_ids=system_ids, now=now)
         written += _replace(PeriodKind.DAY, first_day, end_day, system_ids, rows.values())
+        if state.fairness_built_at is None:
+            # The group data changed since the fairness counts were made: all of them, every system.
+            _refresh_fairness(_history(None) or first_day, max(end_day, _today_end(now)), None)
+            state.fairness_built_at = now
+        else:
+            _refresh_fairness(first_day, end_day, system_ids)
         for kind in (PeriodKind.WEEK, PeriodKind.MONTH):
             start = periods.floor(first_day, kind)
             end = periods.following(periods.floor(end_day - timedelta(days=1), kind), kind)
@@ -95,8 +103,27 @@ def _refresh_days(first_day: date, end_day: date, system_ids: list[int] | None, 
             )
             written += _replace(kind, start, end, system_ids, rows.values())
         state.last_refreshed_at = now
-        state.save(update_fields=["last_refreshed_at"])
+        state.save(update_fields=["last_refreshed_at", "fairness_built_at"])
     return written
+
+
+def _refresh_fairness(first_day: date, end_day: date, system_ids: list[int] | None) -> None:
+    stale = FairnessRollup.objects.filter(day__gte=first_day, day__lt=end_day)
+    if system_ids is not None:
+        stale = stale.filter(system_id__in=system_ids)
+    stale.delete()
+    FairnessRollup.objects.bulk_create(
+        fairness_day_counts(first_day, end_day, system_ids=system_ids), batch_size=1000
+    )
+
+
+def _today_end(now: datetime) -> date:
+    return clock.local_date(now, "UTC") + timedelta(days=1)
+
+
+def _fairness_stale() -> None:
+    """The group data changed: the next refresh rebuilds every fairness count."""
+    FiguresState.objects.update_or_create(pk=1, defaults={"fairness_built_at": None})
 
 
 def _history(system_ids: list[int] | None) -> date | None:
@@ -127,17 +154,18 @@ def figures_refresh(
     """
     now = now or clock.now()
     ids = _system_ids(system)
-    today_end = clock.local_date(now, "UTC") + timedelta(days=1)
+    today_end = _today_end(now)
     if period is None:
         first = _history(ids)
         if first is None:
             with transaction.atomic():
                 _lock()
-                for kind in periods.KINDS:
-                    stale = FigureRollup.objects.filter(period_kind=kind)
-                    if ids is not None:
-                        stale = stale.filter(system_id__in=ids)
-                    stale.delete()
+                stale = FigureRollup.objects.all()
+                fair = FairnessRollup.objects.all()
+                if ids is not None:
+                    stale, fair = stale.filter(system_id__in=ids), fair.filter(system_id__in=ids)
+                stale.delete()
+                fair.delete()
             _mark_full_build(ids, now)
             return RefreshResult(None, None, 0, None if ids is None else len(ids))
         written = _refresh_days(first, today_end, ids, now)
@@ -248,6 +276,7 @@ def group_attributes_record(
                 "groups": len(set(by_subject.values())),
             },
         )
+        _fairness_stale()
     return len(by_subject)
 
 
@@ -271,4 +300,5 @@ def group_attributes_erase(
                 target_type="oversight.groupattribute",
                 data={"attribute": attribute or None, "count": erased},
             )
+            _fairness_stale()
     return erased

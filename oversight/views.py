@@ -267,7 +267,10 @@ def system_detail(request: HttpRequest, slug: str) -> HttpResponse:
     shown = _series(end, DETAIL_PERIODS[kind])
     figures = selectors.figures(shown, system)[0]
     now = clock.now()
-    fairness = fairness_figures(system_id=system.pk, start=shown[0].start_at, end=min(shown[-1].end_at, now))
+    fairness = fairness_figures(
+        system_id=system.pk, start=shown[0].start, end=min(shown[-1].end, now.date() + timedelta(days=1))
+    )
+    state = selectors.figures_state()
     return render(
         request,
         "oversight/system.html",
@@ -286,6 +289,8 @@ def system_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "next": end.next() if end.next().has_started(now) else None,
             "overdue_now": selectors.overdue_now(system),
             "can_see_group_records": access.can_view_group_records(request.user),
+            "fairness_last_day": fairness.end - timedelta(days=1),
+            "fairness_stale": state is not None and state.fairness_built_at is None,
         },
     )
 

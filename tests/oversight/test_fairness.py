@@ -13,9 +13,10 @@ from django.core.management import call_command
 
 from core.errors import ValidationFailed
 from core.models import AuditEvent
+from decisions.models import Decision
 from oversight import services
-from oversight.fairness import disparities, fairness_figures
-from oversight.models import GroupAttribute
+from oversight.fairness import disparities, fairness_figures, fairness_figures_live
+from oversight.models import FiguresState, GroupAttribute
 from oversight.services import GroupValue
 from tests.factories import UserFactory, live_system
 from tests.oversight import builders as b
@@ -117,10 +118,14 @@ class Groups:
         b.decision(v, t(10, 10), subject_=self.adverse["y"][1].subject)
 
 
+NOVEMBER = {"start": date(2026, 11, 1), "end": date(2026, 12, 1)}
+
+
 def test_adverse_and_overturn_rates_by_group_with_their_ratios(settings: Any) -> None:
     settings.OVERSIGHT_FAIRNESS_MIN_GROUP_SIZE = 3
     g = Groups()
-    f = fairness_figures(system_id=g.system.pk, start=t(11, 1), end=t(12, 1))
+    services.figures_refresh(now=NOW)
+    f = fairness_figures(system_id=g.system.pk, **NOVEMBER)
     assert f.decisions == 10
     [band] = f.attributes
     assert band.attribute == "band" and band.decisions_without_data == 2
@@ -144,12 +149,48 @@ def test_adverse_and_overturn_rates_by_group_with_their_ratios(settings: Any) ->
     assert band.flagged
 
 
-def test_fairness_figures_take_three_queries_whatever_the_number_of_groups(
+def test_the_day_rollups_agree_with_a_count_straight_from_the_decisions() -> None:
+    g = Groups()
+    services.figures_refresh(now=NOW)
+    from_rollups = fairness_figures(system_id=g.system.pk, **NOVEMBER)
+    live = fairness_figures_live(system_id=g.system.pk, start=t(11, 1), end=t(12, 1))
+    assert from_rollups.decisions == live.decisions == 10
+    assert from_rollups.attributes == live.attributes
+
+
+def test_fairness_figures_take_two_queries_whatever_the_number_of_groups(
     django_assert_num_queries: Any,
 ) -> None:
     g = Groups()
-    with django_assert_num_queries(3):
-        fairness_figures(system_id=g.system.pk, start=t(11, 1), end=t(12, 1))
+    services.figures_refresh(now=NOW)
+    with django_assert_num_queries(2):
+        fairness_figures(system_id=g.system.pk, **NOVEMBER)
+
+
+def test_new_group_data_makes_the_next_refresh_rebuild_every_fairness_count() -> None:
+    g = Groups()
+    services.figures_refresh(now=NOW)
+    assert FiguresState.objects.get().fairness_built_at is not None
+    # The two people without group data get one; the recent refresh (December) rebuilds November too.
+    held = GroupAttribute.objects.values_list("subject_pseudonym", flat=True)
+    nobody = list(
+        Decision.objects.filter(system=g.system, recorded_at__gte=t(11, 1), recorded_at__lt=t(12, 1))
+        .exclude(subject__pseudonym__in=held)
+        .values_list("subject__pseudonym", flat=True)
+    )
+    assert len(nobody) == 2
+    services.group_attributes_record(
+        attribute="band",
+        values=[GroupValue(p, "z") for p in nobody],
+        source="s",
+        lawful_basis="b",
+        actor=UserFactory.create(),
+    )
+    assert FiguresState.objects.get().fairness_built_at is None
+    services.figures_refresh_recent(now=NOW)
+    [band] = fairness_figures(system_id=g.system.pk, **NOVEMBER).attributes
+    assert band.decisions_without_data == 0
+    assert FiguresState.objects.get().fairness_built_at is not None
 
 
 def test_the_system_page_shows_flags_and_sample_size_warnings(
@@ -157,6 +198,7 @@ def test_the_system_page_shows_flags_and_sample_size_warnings(
 ) -> None:
     monkeypatch.setattr("core.clock.now", lambda: NOW)
     g = Groups()
+    services.figures_refresh(now=NOW)
     user = UserFactory.create()
     user.groups.add(Group.objects.get_or_create(name="auditor")[0])
     client.force_login(user)

@@ -15,11 +15,13 @@ See core.idempotency for the storage and crash handling.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import string
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+from django.core.files.uploadedfile import UploadedFile
 from django.http import QueryDict
 from drf_spectacular.utils import extend_schema
 from rest_framework.renderers import JSONRenderer
@@ -66,10 +68,22 @@ def _key_of(request: Request) -> str:
     return key
 
 
+def _file_fingerprint(upload: UploadedFile) -> dict[str, Any]:
+    """An uploaded file stands in the request hash by name, size and content hash (streamed, not loaded)."""
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)  # the view reads it again
+    return {"name": upload.name, "size": upload.size, "sha256": digest.hexdigest()}
+
+
 def _body_of(request: Request) -> Any:
     data = request.data  # parses the body: malformed JSON raises ParseError (400) before anything is stored
-    if isinstance(data, QueryDict):
-        return {k: data.getlist(k) for k in sorted(data)}
+    if isinstance(data, QueryDict):  # form or multipart: files are fingerprinted, never put into JSON
+        return {
+            k: [_file_fingerprint(v) if isinstance(v, UploadedFile) else v for v in data.getlist(k)]
+            for k in sorted(data)
+        }
     return data
 
 

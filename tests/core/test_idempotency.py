@@ -83,6 +83,28 @@ def test_the_same_key_and_body_replays_the_first_response(client: Client, acme: 
     assert len(State.calls) == 1
 
 
+def test_a_multipart_upload_is_fingerprinted_by_file_content_and_replayed(client: Client, acme: Any) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    def upload(content: bytes) -> Any:
+        return client.post(
+            "/api/test/upload/",
+            {"file": SimpleUploadedFile("scan.pdf", content, content_type="application/pdf"), "note": "x"},
+            HTTP_IDEMPOTENCY_KEY="upload-1",
+            **bearer(acme[1]),
+        )
+
+    first = upload(b"%PDF-1.4 first")
+    again = upload(b"%PDF-1.4 first")
+    other = upload(b"%PDF-1.4 other!")
+
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() == {"n": 1, "echo": [14]}  # the view read the whole file once
+    assert again["Idempotent-Replayed"] == "true"
+    assert other.status_code == 422  # same key, same name and field, different bytes
+    assert len(State.calls) == 1
+
+
 def test_the_same_key_with_a_different_body_answers_422(client: Client, acme: Any) -> None:
     post(client, acme[1], {"a": 1})
 

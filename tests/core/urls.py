@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.test import APIClient
@@ -188,6 +189,19 @@ class ThrottledApi(APIView):
         return Response({"ok": True})
 
 
+class UploadApi(IdempotentPostMixin, APIView):
+    """An idempotent multipart POST (like evidence uploads): answers the sizes of the files it read."""
+
+    permission_classes = (IsApiClientOrStaff,)
+    parser_classes = (MultiPartParser,)
+
+    @extend_schema(request=None, responses={201: RecordOut, **problem_responses(400, 401, 409, 422)})
+    def post(self, request: Request) -> Response:
+        files = request.FILES.getlist("file")
+        State.calls.append([f.name for f in files])
+        return Response({"n": len(State.calls), "echo": [len(f.read()) for f in files]}, status=201)
+
+
 def django_boom(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("a bug outside DRF, with internals: /srv/secret")
 
@@ -196,6 +210,7 @@ urlpatterns = [
     path("api/test/probe/", ProbeApi.as_view()),
     path("api/test/validate/", ValidateApi.as_view()),
     path("api/test/record/", RecordApi.as_view()),
+    path("api/test/upload/", UploadApi.as_view()),
     path("api/test/record-other/", OtherRecordApi.as_view()),
     path("api/test/scope/", ScopeApi.as_view()),
     path("api/test/clients/", ClientListApi.as_view()),

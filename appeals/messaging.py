@@ -48,7 +48,7 @@ AUTHOR_KINDS = frozenset(AppealMessage.AuthorKind.values)
 #: (appeals/review/notices/appeal_message.<lang>.<part>) and extend the appeal notices' base layout.
 MESSAGE_TEMPLATE_KEY = "appeal_message"
 MESSAGE_TEMPLATE_VERSION = 1
-MESSAGE_KIND = "information_requested"  # notifications has no kind of its own for messages
+MESSAGE_KIND = "message"
 MESSAGE_ELEMENTS = ("case", "human_contact", "way_in", "message", "reply_how")
 
 REPLY_HOW = {

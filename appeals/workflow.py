@@ -38,6 +38,10 @@ class State(StrEnum):
     REFUSED = "refused"
 
 
+#: The states' values, as the API shows them (and the OpenAPI schema names "AppealStateEnum").
+STATE_VALUES = [s.value for s in State]
+
+
 class Event(StrEnum):
     ACCEPT = "accept"  # triage: admissible (in time, or late with good cause)
     REFUSE = "refuse"  # triage: inadmissible, with reasons

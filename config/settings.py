@@ -211,6 +211,12 @@ REST_FRAMEWORK = {
 }
 
 SPECTACULAR_SETTINGS = {
+    # Appeals and decisions both have a "status"; name their enums apart in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "AppealStatusEnum": "appeals.models.STATE_CHOICES",
+        "AppealStateEnum": "appeals.workflow.STATE_VALUES",
+        "DecisionStatusEnum": "decisions.models.Decision.Status",
+    },
     "TITLE": "Contestable API",
     "DESCRIPTION": (
         "Record automated decisions with their explanations, and follow the due process that contests them. "

@@ -57,6 +57,8 @@ class Notice(OutboxRow):
         DECISION_REVERSED = "decision_reversed", "Decision reversed"
         DISPUTE_OUTCOME = "dispute_outcome", "Data dispute outcome"
         EXPLANATION_RESPONSE = "explanation_response", "Explanation response"
+        MESSAGE = "message", "Message from the reviewer"
+        REMEDY = "remedy", "Systemic remedy"
 
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"

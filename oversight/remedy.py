@@ -99,9 +99,8 @@ LIVE_STATUSES = sorted(outcomes.LIVE_STATUSES)
 BATCH = 200
 MIN_TEXT = 10
 
-#: Notifications has no "remedy" kind yet (asked for): until it has, remedy notices go out as explanation
-#: responses (they explain, unprompted, what went wrong); their template key names them exactly.
-REMEDY_NOTICE_KIND = "remedy" if "remedy" in Notice.Kind.values else Notice.Kind.EXPLANATION_RESPONSE
+#: Remedy notices have their own kind, so the person's inbox and the outbox say what they are.
+REMEDY_NOTICE_KIND = Notice.Kind.REMEDY
 
 
 # ---------------------------------------------------------------------------------------------- who

@@ -40,7 +40,7 @@ def test_a_reviewers_message_reaches_the_person_as_a_notice_and_the_audit_keeps_
     assert m.author == world.alice and m.author_kind == AppealMessage.AuthorKind.REVIEWER
     sent = notices_about(a)[before:]
     assert {n.channel for n in sent} == {"portal", "email"}
-    assert all(n.kind == "information_requested" for n in sent)
+    assert all(n.kind == "message" for n in sent)
     assert all(QUESTION in n.body_text and n.template_key == "appeals/appeal_message" for n in sent)
     assert all(a.reference in n.subject for n in sent)
     [event] = events(a, "appeal.message_posted")

@@ -13,6 +13,11 @@ class OversightConfig(AppConfig):
         from oversight import checks
 
         checks.register()
+        # seed_demo's oversight step (fairness data, figures), after the appeals' step (decisions.demo).
+        from decisions.demo import register_demo_step
+        from oversight.demo import demo_step
+
+        register_demo_step("oversight", demo_step, order=50)
         # The controls' Celery tasks (not in tasks.py, so workers learn them here).
         from oversight import controls_tasks  # noqa: F401
 
@@ -22,3 +27,7 @@ class OversightConfig(AppConfig):
             from oversight.stopswitch import stop_switch_after_outcome
 
             import_module("appeals.hooks").register_outcome_handler(stop_switch_after_outcome)
+            # Issue 6: the figures follow every outcome (a refresh of the recent periods after commit).
+            from oversight.services import figures_after_outcome
+
+            import_module("appeals.hooks").register_outcome_handler(figures_after_outcome)

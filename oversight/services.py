@@ -183,6 +183,28 @@ def _mark_full_build(system_ids: list[int] | None, now: datetime) -> None:
         FiguresState.objects.update_or_create(pk=1, defaults={"full_build_at": now})
 
 
+def figures_refresh_soon() -> None:
+    """Refresh the recent figures once the current transaction commits (after an appeal's outcome).
+
+    With a real worker the refresh is queued a minute ahead and at most once a minute, so a burst of
+    outcomes costs one refresh; with Celery running eagerly (the dev server, no beat) it runs after commit.
+    """
+    from django.core.cache import cache
+
+    from oversight import tasks
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        transaction.on_commit(tasks.refresh_recent_figures.delay)
+        return
+    if cache.add("oversight:figures-refresh-queued", True, timeout=60):
+        transaction.on_commit(lambda: tasks.refresh_recent_figures.apply_async(countdown=60))
+
+
+def figures_after_outcome(appeal: Any) -> None:
+    """The outcome handler oversight registers with ``appeals.hooks``: the figures follow the outcome."""
+    figures_refresh_soon()
+
+
 def settle_days() -> int:
     """How far back a figure can still change: the longest notice clock of any system, plus a day."""
     longest = DecisionSystem.objects.aggregate(m=Max("notice_due_days"))["m"] or 0

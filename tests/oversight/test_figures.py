@@ -378,3 +378,33 @@ def test_the_refresh_figures_command_builds_one_system_or_one_period(monkeypatch
     for bad in (["--period", "2026-W60"], ["--system", "nope"], ["--recent", "--period", "2026-11"]):
         with pytest.raises(CommandError):
             call_command("refresh_figures", *bad, stdout=io.StringIO())
+
+
+def test_an_outcome_recorded_through_the_appeal_services_shows_in_the_figures_once_committed(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from appeals import services as appeals
+    from tests.appeals.conftest import RATIONALE, make_world
+
+    w = make_world()
+    a = w.claimed()
+    w.open_everything(a, w.alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        decided = appeals.review_decide(
+            appeal=a,
+            reviewer=w.alice,
+            outcome="overturned",
+            rationale=RATIONALE,
+            evidence_relied_on=["statement", "decision_record"],
+        )
+    assert decided.decided_at is not None
+    today = Period.containing(decided.decided_at, "day").start
+    row = FigureRollup.objects.get(system=w.system, version=None, period_kind="day", period_start=today)
+    # The original decision counts; the reversal recorded by the outcome replaces it and does not.
+    assert (row.decisions, row.appeals, row.appeals_decided, row.overturned, row.queue_depth) == (
+        1,
+        1,
+        1,
+        1,
+        0,
+    )

@@ -1,12 +1,13 @@
 """Shared fixtures. App-specific fixtures live beside their tests; factories in tests/factories.py."""
 
 import os
+from collections.abc import Iterable, Iterator
 
 import pytest
 from django.db import connection
 
 
-def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``postgres`` need PostgreSQL. In CI (CI=true) they fail loudly when it is missing;
     on a developer's SQLite run they are skipped with a reason."""
     _skip_browser_tests_without_chromium(items)
@@ -26,16 +27,17 @@ def on_postgres() -> bool:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _audit_triggers_allow_test_flush():  # type: ignore[no-untyped-def]
+def _audit_triggers_allow_test_flush() -> Iterator[None]:
     """On PostgreSQL the audit tables refuse TRUNCATE (core migration 0002), which is how Django empties
     the database after a ``transaction=True`` test. Only for that flush, switch their triggers off inside
     the flush's own transaction. Production keeps the refusal (``manage.py flush`` is refused there)."""
+    from django.db.backends.base.operations import BaseDatabaseOperations
     from django.db.backends.postgresql.operations import DatabaseOperations
 
     original = DatabaseOperations.execute_sql_flush
     guarded = ("core_auditevent", "core_auditchainhead")
 
-    def execute_sql_flush(self, sql_list):  # type: ignore[no-untyped-def]
+    def execute_sql_flush(self: BaseDatabaseOperations, sql_list: Iterable[str]) -> None:
         off = [f"ALTER TABLE {table} DISABLE TRIGGER USER" for table in guarded]
         on = [f"ALTER TABLE {table} ENABLE TRIGGER USER" for table in guarded]
         return original(self, [*off, *sql_list, *on])

@@ -53,6 +53,9 @@ class AuditChainHead(models.Model):
     last_seq = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
 
+    def __str__(self) -> str:
+        return f"audit chain head at #{self.last_seq}"
+
 
 class ApiClient(models.Model):
     """An integrator (an institution's scoring system). Scoped to decision systems by decisions."""
@@ -104,3 +107,6 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["client", "key"], name="idempotency_client_key_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} ({self.status})"

@@ -64,7 +64,8 @@ def test_the_sweep_erases_personal_data_past_retention_and_the_chain_still_verif
         phone="+34 600 000 000",
         evidence=[("payslip.pdf", PDF)],
     )
-    appeal_services.appeal_withdraw(appeal=appeal, actor=Actor.subject(old.subject.pseudonym), reason="Sorted.")
+    person = Actor.subject(old.subject.pseudonym)
+    appeal_services.appeal_withdraw(appeal=appeal, actor=person, reason="Sorted.")
     (evidence,) = EvidenceFile.objects.filter(appeal=appeal)
     stored = Path(settings.MEDIA_ROOT) / evidence.path
     assert stored.exists()

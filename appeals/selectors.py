@@ -290,11 +290,29 @@ def case_file(appeal: Appeal, reviewer: User) -> dict[str, Any]:
     }
 
 
+#: What happened to the decision because of the appeal, shown in the appeal's timeline.
+DECISION_STEPS = (
+    "decision.stayed",
+    "decision.stay_lifted",
+    "decision.effective",
+    "decision.superseded",
+    "decision.reversed",
+    "decision.modified",
+    "decision.rescored",
+)
+
+
 def appeal_timeline(appeal: Appeal) -> QuerySet[AuditEvent]:
-    """Every audited step of the case (the audit log is the history)."""
-    return AuditEvent.objects.filter(target_type=Appeal._meta.label_lower, target_id=str(appeal.pk)).order_by(
-        "occurred_at", "id"
+    """Every audited step of the case (the audit log is the history), with what the appeal did to the
+    decision (stayed, effect, reversed...) from the filing on."""
+    own = Q(target_type=Appeal._meta.label_lower, target_id=str(appeal.pk))
+    decision = Q(
+        target_type="decisions.decision",
+        target_id=str(appeal.decision_id),
+        action__in=DECISION_STEPS,
+        occurred_at__gte=appeal.filed_at,
     )
+    return AuditEvent.objects.filter(own | decision).order_by("occurred_at", "id")
 
 
 def overdue_appeals(*, at: datetime | None = None) -> QuerySet[Appeal]:

@@ -188,6 +188,13 @@ def test_an_overturn_reverses_the_decision_lifts_the_stay_and_tells_the_person_a
     (hook,) = webhooks("decision.reversed")
     assert hook.payload["decision"]["id"] == str(d.pk)
     assert hook.payload["new_decision"]["id"] == str(new.pk) and hook.payload["remedy"] == a.remedy
+    timeline = [e.action for e in selectors.appeal_timeline(a)]
+    assert (
+        timeline.index("decision.stayed")
+        < timeline.index("appeal.claimed")
+        < timeline.index("decision.reversed")
+    )
+    assert "decision.recorded" not in timeline  # the decision's own history is on the decision page
     (decided,) = webhooks("appeal.decided")
     assert (
         decided.payload["outcome"] == "overturned" and decided.payload["appeal"]["reference"] == a.reference

@@ -206,6 +206,7 @@ def decision_context(v: Visitor) -> dict[str, Any]:
             for r in casefile.explanation_requests_of(v)
         ],
         "phrases": DECISION_PHRASES[lang],
+        "legal_ground": DECISION_PHRASES[lang]["legal_ground"].format(basis=d.system.legal_basis),
         "routes": casefile.routes(v),
         "timeline": casefile.timeline(v),
         "inbox": [

@@ -24,7 +24,7 @@ from core.errors import ApplicationError
 from portal import casefile, thread, uploads
 from portal.pages import accepts_files, flash, person_page, render_page
 from portal.session import Visitor
-from portal.text import TEXT, say
+from portal.text import TEXT, number, say
 from portal.views_journeys import refusal_messages
 
 _TEXT_MAX = 5000
@@ -98,7 +98,7 @@ def _appeal_page(
         max_size=casefile.size_words(appeals.evidence_max_bytes(), v.lang),
         errors=errors or [],
         values=values or {},
-        message_max=thread.MAX_MESSAGE,
+        message_max=number(thread.MAX_MESSAGE, v.lang),
     )
 
 
@@ -131,14 +131,7 @@ def _text_errors(
     if not text:
         return [{"field": field, "message": TEXT[v.lang][required]}]
     if len(text) > most:
-        return [
-            {
-                "field": field,
-                "message": say(
-                    v.lang, "e_too_long_n", n=f"{most:,}".replace(",", "." if v.lang == "es" else ",")
-                ),
-            }
-        ]
+        return [{"field": field, "message": say(v.lang, "e_too_long_n", n=number(most, v.lang))}]
     return []
 
 

@@ -66,12 +66,15 @@ def fits_the_window(page: Page) -> None:
     raise AssertionError(f"{page.url} is {content}px wide in a {width}px window; too wide: {wide}")
 
 
-def checked(page: Page, shot: str = "", *, full_page: bool = False) -> None:
-    """Zero axe violations, fits the window, nothing loaded from elsewhere; a screenshot if asked."""
+def checked(
+    page: Page, shot: str = "", *, full_page: bool = False, sizes: tuple[str, ...] = ("phone",)
+) -> None:
+    """Zero axe violations, fits the window, nothing loaded from elsewhere; a screenshot if asked (by default
+    on the phone only, to keep docs/screenshots small)."""
     axe_check(page)
     fits_the_window(page)
     assert_no_external_requests(page)
-    if shot:
+    if shot and size_of(page) in sizes:
         screenshot(page, f"portal-{shot}-{size_of(page)}", full_page=full_page)
 
 
@@ -110,11 +113,11 @@ def test_every_page_and_error_of_the_appeal_journey_has_no_violations(
 ) -> None:
     decision, _code = demo_decision()
     open_case(page, live_server, decision)
-    checked(page)
+    checked(page, "decision", sizes=("phone", "desktop"))
 
     page.get_by_role("link", name="Appeal this decision").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Appeal this decision")
-    checked(page, "appeal-start")
+    checked(page)
     page.get_by_role("button", name="Start now").click()
 
     # Why the decision is wrong: the error state first.
@@ -143,7 +146,7 @@ def test_every_page_and_error_of_the_appeal_journey_has_no_violations(
     page.get_by_label("Choose another document").set_input_files([file(tmp_path, "letter.jpg", JPEG)])
     press(page, "Add document")
     expect(page.get_by_role("heading", name="Documents you added (2)")).to_be_visible()
-    checked(page, "appeal-documents")
+    checked(page, "appeal-documents", full_page=True)
     press(page, "Continue")
 
     press(page, "Continue")
@@ -189,7 +192,7 @@ def test_every_page_and_error_of_the_appeal_journey_has_no_violations(
     checked(page)
     page.get_by_role("link", name="Back to your appeal").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Appeal {appeal.reference}")
-    checked(page, "appeal-status", full_page=True)
+    checked(page)
     page.get_by_role("button", name="Send message").click()
     focus_on_error_summary(page)
     checked(page)
@@ -201,6 +204,20 @@ def test_every_page_and_error_of_the_appeal_journey_has_no_violations(
     page.goto(f"{live_server.url}/portal/decision/")
     page.locator("#inbox").locator("xpath=following-sibling::ul[1]").get_by_role("link").first.click()
     checked(page)
+
+
+@pytest.mark.parametrize("viewport", [PHONE])
+def test_a_spanish_reader_gets_the_decision_in_spanish_with_no_violations(
+    page: Page, live_server: LiveServer, viewport: Any
+) -> None:
+    decision, _code = demo_decision(language="es")
+    open_case(page, live_server, decision)
+    assert page.locator("html").get_attribute("lang") == "es"
+    expect(page.get_by_role("heading", level=1)).to_have_text(decision.outcome.label["es"])
+    expect(page.locator("#status")).to_contain_text("Puede apelar hasta el")
+    expect(page.get_by_role("link", name="Apelar esta decisión").first).to_be_visible()
+    expect(page.get_by_role("heading", name="Los motivos principales")).to_be_visible()
+    checked(page, "decision-es")
 
 
 @pytest.mark.parametrize("viewport", SIZES)
@@ -243,6 +260,38 @@ def test_the_dispute_and_question_pages_have_no_violations(
     checked(page)
 
 
+@pytest.mark.parametrize("viewport", SIZES)
+def test_the_appeal_page_with_a_question_and_messages_has_no_violations(
+    page: Page, live_server: LiveServer, viewport: Any
+) -> None:
+    from appeals import messaging, services
+    from core.actors import Actor
+    from tests.portal.demo_case import queue_reviewer
+
+    decision, _code = demo_decision()
+    appeal = services.appeal_file(
+        decision=decision, statement=STATEMENT, actor=Actor.subject(decision.subject.pseudonym)
+    )
+    reviewer = queue_reviewer(decision)
+    claimed = services.review_claim_next(reviewer=reviewer)
+    assert claimed is not None
+    services.information_request(appeal=claimed, reviewer=reviewer, question="When did the new job start?")
+    messaging.message_post(
+        appeal=claimed, author_kind="reviewer", body="Thank you for your appeal.", actor=reviewer
+    )
+    open_case(page, live_server, decision)
+    page.goto(f"{live_server.url}/portal/appeals/{appeal.reference}/")
+    expect(page.locator("strong.tag")).to_have_text("We need an answer from you")
+    checked(page)
+    press(page, "Send answer")
+    focus_on_error_summary(page)
+    checked(page)
+    field(page, "Your answer").fill("On 3 March.")
+    press(page, "Send answer")
+    expect(page.get_by_role("region", name="Done")).to_contain_text("Your answer was sent to your reviewer.")
+    checked(page)
+
+
 def test_the_lockout_and_not_found_pages_have_no_violations(page: Page, live_server: LiveServer) -> None:
     decision, _code = demo_decision()
     page.goto(f"{live_server.url}/portal/")
@@ -256,6 +305,9 @@ def test_the_lockout_and_not_found_pages_have_no_violations(page: Page, live_ser
     open_case(page, live_server, decision)
     page.goto(f"{live_server.url}/portal/appeals/APL-0000-0000/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Page not found")
+    checked(page)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("You have signed out")
     checked(page)
 
 

@@ -358,6 +358,7 @@ EN: dict[str, str] = {
     "explanation_sent_by": "We will answer by {date}.",
     # ---------------------------------------------------------------------------------------- cannot
     "cannot_title": "You cannot appeal this decision",
+    "cannot_replaced_title": "This decision was replaced",
     "cannot_favourable": "This decision is in your favour, so there is nothing to appeal. You can still "
     "ask us to explain it, or tell us if any information is wrong.",
     "cannot_not_final": "A person must check this decision before it is final. You can appeal once it is.",
@@ -822,6 +823,7 @@ ES: dict[str, str] = {
     "explanation_sent_by": "Le responderemos antes del {date} (incluido).",
     # ---------------------------------------------------------------------------------------- cannot
     "cannot_title": "No puede apelar esta decisión",
+    "cannot_replaced_title": "Esta decisión se sustituyó",
     "cannot_favourable": "Esta decisión es a su favor, así que no hay nada que apelar. Aun así, puede "
     "pedirnos que se la expliquemos o decirnos si algún dato está mal.",
     "cannot_not_final": "Una persona debe revisar esta decisión antes de que sea definitiva. Podrá apelar "

@@ -540,7 +540,9 @@ def _gate(request: HttpRequest, v: Visitor, name: str) -> HttpResponse | None:
     if name == "dispute":
         if d.status in LIVE_STATUSES:
             return None
-        return render_page(request, "portal/cannot.html", v.lang, v=v, why="replaced", status=409)
+        return render_page(
+            request, "portal/cannot.html", v.lang, v=v, why="replaced", newer=_newer(v), status=409
+        )
     open_ = casefile.appeals_of(v).filter(status__in=casefile.OPEN).first()
     if open_ is not None:
         return HttpResponseRedirect(reverse("portal:appeal-status", args=[open_.reference]))
@@ -555,8 +557,21 @@ def _gate(request: HttpRequest, v: Visitor, name: str) -> HttpResponse | None:
     else:
         return None
     return render_page(
-        request, "portal/cannot.html", v.lang, v=v, why=why, routes=casefile.routes(v), status=409
+        request,
+        "portal/cannot.html",
+        v.lang,
+        v=v,
+        why=why,
+        routes=casefile.routes(v),
+        newer=_newer(v) if why == "replaced" else None,
+        status=409,
     )
+
+
+def _newer(v: Visitor) -> Any:
+    from decisions.models import Decision
+
+    return Decision.objects.filter(supersedes_id=v.decision.pk).first()
 
 
 # ------------------------------------------------------------------------------------------ service refusals
@@ -655,13 +670,12 @@ def dispute_for(request: HttpRequest, v: Visitor, feature: str) -> HttpResponse:
         return refused
     if not any(i.feature.name == feature for i in v.decision.inputs.all()):
         raise Http404
+    open_ = DataDispute.objects.filter(
+        decision=v.decision, feature=feature, status=DataDispute.Status.OPEN
+    ).first()
+    if open_ is not None:  # already being checked: show that check
+        return HttpResponseRedirect(reverse("portal:dispute-status", args=[open_.reference]))
     progress = Progress(request, "dispute", v.decision.pk)
-    ctx = _dispute_context(v, progress)
-    problems = _not_disputed_yet(ctx, {"feature": feature})
-    if problems:
-        ref = DataDispute.objects.filter(decision=v.decision, feature=feature, status="open").first()
-        if ref is not None:
-            return HttpResponseRedirect(reverse("portal:dispute-status", args=[ref.reference]))
     if progress.answers.get("feature") != feature:
         progress.answers.pop("what_is_wrong", None)
         progress.answers.pop("proposed_value", None)

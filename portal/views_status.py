@@ -139,20 +139,34 @@ def _read_text(request: HttpRequest, name: str) -> str:
     return str(request.POST.get(name, "")).replace("\r\n", "\n").strip()
 
 
+def _text_with_files(
+    request: HttpRequest, v: Visitor, *, text_field: str, files_field: str, already: int, required: str
+) -> tuple[str, list[uploads.Accepted], list[dict[str, str]]]:
+    """A form that takes words, files or both: what was typed, the accepted files, and the problems (each
+    refused file named; nothing at all; words over the limit)."""
+    text = _read_text(request, text_field)
+    accepted, refused = uploads.check_files(request.FILES.getlist(files_field), already)
+    errors = [{**e, "field": files_field} for e in refusal_messages(v.lang, refused)]
+    if not text and not accepted and not refused:
+        errors.insert(0, {"field": text_field, "message": TEXT[v.lang][required]})
+    elif len(text) > _TEXT_MAX:
+        errors = _text_errors(v, text_field, text, required=required) + errors
+    return text, accepted, errors
+
+
 @accepts_files
 @require_POST
 @person_page
 def appeal_reply(request: HttpRequest, v: Visitor, reference: str) -> HttpResponse:
     a = _appeal(v, reference)
-    reply = _read_text(request, "reply")
-    accepted, refused = uploads.check_files(request.FILES.getlist("reply_files"), a.evidence.count())
-    errors = refusal_messages(v.lang, refused)
-    for e in errors:
-        e["field"] = "reply_files"
-    if not reply and not accepted and not refused:
-        errors.insert(0, {"field": "reply", "message": TEXT[v.lang]["e_reply"]})
-    elif len(reply) > _TEXT_MAX:
-        errors = _text_errors(v, "reply", reply, required="e_reply") + errors
+    reply, accepted, errors = _text_with_files(
+        request,
+        v,
+        text_field="reply",
+        files_field="reply_files",
+        already=a.evidence.count(),
+        required="e_reply",
+    )
     if not errors:
         try:
             appeals.information_reply(
@@ -173,9 +187,7 @@ def appeal_documents(request: HttpRequest, v: Visitor, reference: str) -> HttpRe
     a = _appeal(v, reference)
     files = request.FILES.getlist("more_documents")
     accepted, refused = uploads.check_files(files, a.evidence.count())
-    errors = refusal_messages(v.lang, refused)
-    for e in errors:
-        e["field"] = "more_documents"
+    errors = [{**e, "field": "more_documents"} for e in refusal_messages(v.lang, refused)]
     if not files:
         errors = [{"field": "more_documents", "message": TEXT[v.lang]["e_choose_file"]}]
     if not errors:
@@ -284,15 +296,14 @@ def dispute_add(request: HttpRequest, v: Visitor, reference: str) -> HttpRespons
     dispute = casefile.dispute_for(v, reference)
     if dispute is None:
         raise Http404
-    information = _read_text(request, "information")
-    accepted, refused = uploads.check_files(request.FILES.getlist("more_documents"), dispute.evidence.count())
-    errors = refusal_messages(v.lang, refused)
-    for e in errors:
-        e["field"] = "more_documents"
-    if not information and not accepted and not refused:
-        errors.insert(0, {"field": "information", "message": TEXT[v.lang]["e_information"]})
-    elif len(information) > _TEXT_MAX:
-        errors = _text_errors(v, "information", information, required="e_information") + errors
+    information, accepted, errors = _text_with_files(
+        request,
+        v,
+        text_field="information",
+        files_field="more_documents",
+        already=dispute.evidence.count(),
+        required="e_information",
+    )
     if not errors:
         try:
             appeals.dispute_add_information(

@@ -196,6 +196,12 @@ def test_the_outcome_is_shown_with_its_reasons_and_the_new_decision(client: Clie
     old_page = page(client.get("/portal/decision/"))
     assert f"This decision was replaced by decision {new.public_reference}." in old_page
     assert "This decision was reversed." in old_page
+    assert ">This is wrong<" not in old_page  # the reversed decision takes no more disputes or appeals
+    for path in ("/portal/dispute/start/", "/portal/appeal/"):
+        refused = client.get(path)
+        assert refused.status_code == 409
+        assert "This decision was replaced" in page(refused)
+        assert f'href="/portal/decision/{new.public_reference}/"' in page(refused)
     switched = client.get(f"/portal/decision/{new.public_reference}/")
     assert switched.status_code == 302
     new_page = page(client.get("/portal/decision/"))

@@ -15,14 +15,19 @@ The organisations, people and addresses are invented; every email address is at 
 from __future__ import annotations
 
 import random
+import re
+import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from core import audit
@@ -1218,6 +1223,144 @@ class SeedReport:
     decisions_total: dict[str, int] = field(default_factory=dict)
     api_keys: dict[str, str] = field(default_factory=dict)  # system slug -> plaintext key (new only)
     refused: list[str] = field(default_factory=list)
+    steps: list[tuple[str, StepReport]] = field(default_factory=list)  # the higher floors' steps, in order
+    seconds: dict[str, float] = field(default_factory=dict)  # time taken: "decisions", then each step
+    try_this: list[str] = field(default_factory=list)  # what a newcomer can do next, in order
+
+
+# ------------------------------------------------------------------------------- the higher floors' steps
+#
+# ``decisions`` is floor 3: it may not import appeals, oversight or portal. Their part of the demo (queues,
+# appeals in every state, fairness data, figures) registers here from their ``AppConfig.ready()``, and
+# ``seed()`` runs the registered steps after its own, in ``order``. Each step is idempotent like the rest
+# of the demo (it looks for what it would create), and returns what it did and what a newcomer can try.
+
+
+@dataclass
+class StepReport:
+    """What a registered step did (``lines``, printed by seed_demo) and what to try with it (``try_this``)."""
+
+    lines: list[str] = field(default_factory=list)
+    try_this: list[str] = field(default_factory=list)
+
+
+DemoStepFn = Callable[[float], "StepReport | None"]
+
+
+@dataclass(frozen=True)
+class DemoStep:
+    name: str
+    fn: DemoStepFn  # called with the seed's scale
+    order: int
+
+
+_STEPS: dict[str, DemoStep] = {}
+
+
+def register_demo_step(name: str, fn: DemoStepFn, *, order: int) -> None:
+    """Add a step to ``seed_demo`` (from an ``AppConfig.ready()``). Registering a name again replaces it,
+    so a ``ready()`` that runs twice never runs a step twice."""
+    _STEPS[name] = DemoStep(name=name, fn=fn, order=order)
+
+
+def demo_steps() -> list[DemoStep]:
+    """The registered steps in the order they run (by ``order``, then name)."""
+    return sorted(_STEPS.values(), key=lambda s: (s.order, s.name))
+
+
+# ------------------------------------------------------------------------------- the person's way in
+
+#: The portal examples: the first adverse ``credit-limit`` case of a person who reads English, and of one
+#: who reads Spanish. Higher floors leave them alone (no demo appeal, dispute or request), so a newcomer
+#: can file the first appeal on them from the portal.
+PORTAL_SYSTEM_SLUG = "credit-limit"
+PORTAL_LANGUAGES = ("en", "es")
+_CODE = re.compile(r"(?:your code|su código): (\S+)")
+_LINK = re.compile(r"(?:Open this link|Abra este enlace): (\S+)")
+
+
+def portal_example_ids(limit: int = 300) -> dict[str, str]:
+    """Language -> external id of the portal example (from the draws alone, so it is the same whatever is
+    in the database and whatever the scale, as long as the scale records it)."""
+    spec = next(s for s in SYSTEMS if s.slug == PORTAL_SYSTEM_SLUG)
+    card = Scorecard(spec.scorecard)
+    found: dict[str, str] = {}
+    for i in range(1, limit + 1):
+        case = demo_case(spec, card, i)
+        language = case.subject["language"]
+        if case.result.adverse_side and language in PORTAL_LANGUAGES and language not in found:
+            found[language] = case.external_id
+            if len(found) == len(PORTAL_LANGUAGES):
+                break
+    return found
+
+
+@dataclass(frozen=True)
+class WayIn:
+    """How the person gets in, read from the notice they were sent (the code is kept only hashed: the
+    notice, as sent, is the one place it can be read, exactly as the person reads it)."""
+
+    reference: str
+    code: str
+    link: str
+    language: str
+    notice_url: str  # the notice on the staff Outbox page
+    mail_file: str  # the email as written to the demo mailbox, when it is there
+
+
+def way_in(decision: Decision, mailbox: Path | None = None) -> WayIn | None:
+    """The way in of ``decision`` from its decision notice (email first), or None if it has none."""
+    from notifications.models import Notice
+
+    notices = Notice.objects.filter(kind=Notice.Kind.DECISION, topic_id=str(decision.pk))
+    notice = notices.filter(channel=Notice.Channel.EMAIL).first() or notices.first()
+    if notice is None:
+        return None
+    code, link = _CODE.search(notice.body_text), _LINK.search(notice.body_text)
+    if code is None:
+        return None
+    mail_file = ""
+    if mailbox is not None and mailbox.is_dir():
+        needle = decision.public_reference  # the first file that names it is its decision notice
+        for path in sorted(mailbox.iterdir()):
+            if path.is_file() and needle in path.read_text(errors="replace"):
+                mail_file = str(path)
+                break
+    return WayIn(
+        reference=decision.public_reference,
+        code=code.group(1),
+        link=link.group(1) if link else "",
+        language=notice.language,
+        notice_url=f"{settings.SITE_URL}{reverse('notifications:outbox-detail', args=[notice.pk])}",
+        mail_file=mail_file,
+    )
+
+
+def demo_mailbox() -> Path:
+    return Path(getattr(settings, "VAR_DIR", Path.cwd() / "var")) / "demo-mail"
+
+
+def portal_try_this() -> list[str]:
+    """The portal lines of the "try this" list: each example person's reference, code and notice."""
+    ids = portal_example_ids()
+    found = {
+        d.external_id: d
+        for d in Decision.objects.filter(system__slug=PORTAL_SYSTEM_SLUG, external_id__in=ids.values())
+    }
+    names = {"en": "in English", "es": "in Spanish"}
+    lines = []
+    for language, ext in ids.items():
+        d = found.get(ext)
+        w = way_in(d, demo_mailbox()) if d is not None else None
+        if w is None:
+            continue
+        lines.append(
+            f"Be the person ({names.get(language, language)}): open {settings.SITE_URL}/portal/ and type the "
+            f"reference {w.reference} and the code {w.code}, both from their notice: {w.notice_url}"
+            + (f" (also emailed to {w.mail_file})" if w.mail_file else "")
+            + ". Then appeal, with a PDF or a photo as evidence."
+        )
+    return lines
 
 
 def ensure_staff(report: SeedReport) -> None:
@@ -1321,13 +1464,29 @@ def ensure_decisions(
     report.decisions_total[spec.slug] = Decision.objects.filter(system=system).count()
 
 
-def seed(*, scale: float = 1.0) -> SeedReport:
-    """Build (or complete) the demo. ``scale`` shrinks the number of decisions (tests use 0.1)."""
+def seed(*, scale: float = 1.0, steps: bool = True) -> SeedReport:
+    """Build (or complete) the demo. ``scale`` shrinks the number of decisions (tests use 0.1). Then the
+    steps the higher floors registered (``register_demo_step``), unless ``steps`` is False."""
     report = SeedReport()
+    started = time.monotonic()
     ensure_staff(report)
     for spec in SYSTEMS:
         system, version = ensure_system(spec, report)
         ensure_api_client(spec, system, report)
         count = max(1, round(spec.decisions * scale))
         ensure_decisions(spec, system, version, count, report)
+    report.seconds["decisions"] = time.monotonic() - started
+    if not steps:
+        return report
+    report.try_this.extend(portal_try_this())
+    report.try_this.append(
+        f"Read what each person was sent, as they read it: {settings.SITE_URL}/staff/outbox/ "
+        "(sign in as admin / admin-demo-pass)."
+    )
+    for step in demo_steps():
+        started = time.monotonic()
+        result = step.fn(scale) or StepReport()
+        report.seconds[step.name] = time.monotonic() - started
+        report.steps.append((step.name, result))
+        report.try_this.extend(result.try_this)
     return report

@@ -13,6 +13,11 @@ class OversightConfig(AppConfig):
         from oversight import checks
 
         checks.register()
+        # seed_demo's oversight step (fairness data, figures), after the appeals' step (decisions.demo).
+        from decisions.demo import register_demo_step
+        from oversight.demo import demo_step
+
+        register_demo_step("oversight", demo_step, order=50)
         # The controls' Celery tasks (not in tasks.py, so workers learn them here).
         from oversight import controls_tasks  # noqa: F401
 

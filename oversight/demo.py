@@ -14,7 +14,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.urls import reverse
+
+from core import clock
 from core.actors import Actor
+from decisions.demo import StepReport
 from decisions.models import Decision, DecisionSystem
 from oversight import services
 from oversight.models import GroupAttribute
@@ -82,4 +87,30 @@ def seed(*, refresh: bool = True) -> DemoReport:
         recorded=recorded,
         subjects_with_data=GroupAttribute.objects.filter(attribute=ATTRIBUTE).count(),
         rollups=rollups,
+    )
+
+
+def demo_step(scale: float = 1.0) -> StepReport:
+    """``seed_demo``'s oversight step (registered from ``OversightConfig.ready``, after the appeals' step):
+    the fairness data and the figures, and where to look."""
+    del scale  # one value per subject, whatever the number of subjects
+    report = seed()
+    site = settings.SITE_URL
+    incidents, remedies = reverse("oversight:incidents"), reverse("oversight:remedies")
+    month = clock.now().strftime("%Y-%m")
+    return StepReport(
+        lines=[
+            f"fairness store: {report.recorded} new synthetic '{ATTRIBUTE}' value(s), "
+            f"{report.subjects_with_data} subject(s) in all; figures: {report.rollups} rollup row(s) built"
+        ],
+        try_this=[
+            f"See how each system performs: {site}{reverse('oversight:home')} (sign in as senior / "
+            "senior-demo-pass; auditor / auditor-demo-pass reads everything, pseudonymised).",
+            "Trip the stop switch: `.venv/bin/python manage.py demo_stop_switch` overturns a burst of "
+            "appeals until the system suspends itself; then open the incident at "
+            f"{site}{incidents} and a remedy campaign at {site}{remedies}.",
+            "Export this month's transparency report: `.venv/bin/python manage.py transparency_report "
+            f"--period {month} --format csv`; check every live system against the safeguards: "
+            "`.venv/bin/python manage.py check --tag safeguards`.",
+        ],
     )

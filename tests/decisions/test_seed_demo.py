@@ -26,6 +26,13 @@ def fast_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def decisions_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the decisions' part of the demo. The steps that higher floors register
+    (appeals, oversight) run after it and are tested with it in tests/test_demo.py."""
+    monkeypatch.setattr(demo, "_STEPS", {})
+
+
 def seed() -> str:
     out = StringIO()
     call_command("seed_demo", "--scale", SCALE, stdout=out, stderr=StringIO())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +19,9 @@ from decisions import demo
 class Command(BaseCommand):
     help = (
         "Load the demo: three live decision systems (credit-limit, benefit-eligibility, content-moderation) "
-        "with a few hundred decisions, demo staff logins and a demo API client per system. Running it again "
-        "adds only what is missing."
+        "with a few hundred decisions, demo staff logins and a demo API client per system, then the steps "
+        "other apps registered (appeals in every state, fairness data, figures). Running it again adds only "
+        "what is missing."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -34,7 +36,7 @@ class Command(BaseCommand):
         if not 0 < scale <= 10:
             raise CommandError("--scale must be above 0 and at most 10.")
         started = time.monotonic()
-        with self._demo_mailbox() as mailbox:
+        with self._demo_mailbox() as mailbox, self._quiet_task_logs():
             report = demo.seed(scale=scale)
         out = self.stdout.write
         if mailbox:
@@ -44,6 +46,10 @@ class Command(BaseCommand):
             out(f"  {slug}: {created} new decision(s), {report.decisions_total.get(slug, 0)} in all")
         for problem in report.refused:
             self.stderr.write(f"  refused: {problem}")
+        for name, step in report.steps:
+            out(f"{name} ({report.seconds.get(name, 0):.1f} s):")
+            for line in step.lines:
+                out(f"  {line}")
         if report.api_keys:
             out("Demo API keys (shown once; store them now):")
             for slug, key in report.api_keys.items():
@@ -52,9 +58,25 @@ class Command(BaseCommand):
         for u in demo.USERS:
             roles = ", ".join(u.groups) + (" (superuser)" if u.superuser else "")
             out(f"  {u.username} / {u.password}  [{roles}]")
+        if report.try_this:
+            out("Try this:")
+            for n, line in enumerate(report.try_this, start=1):
+                out(f"  {n}. {line}")
         out(self.style.SUCCESS(f"Demo ready in {time.monotonic() - started:.1f} s."))
         if report.refused:
             raise CommandError(f"{len(report.refused)} demo decision(s) were refused; see above.")
+
+    @contextlib.contextmanager
+    def _quiet_task_logs(self) -> Iterator[None]:
+        """Celery runs eagerly here and logs a line per task (a few hundred while seeding): keep its
+        warnings and errors, not the success lines that would push the "try this" list off the screen."""
+        logger = logging.getLogger("celery.app.trace")
+        level = logger.level
+        logger.setLevel(max(level, logging.WARNING))
+        try:
+            yield
+        finally:
+            logger.setLevel(level)
 
     @contextlib.contextmanager
     def _demo_mailbox(self) -> Iterator[str]:

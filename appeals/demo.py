@@ -191,6 +191,7 @@ class Story:
     requested_remedy: str = ""
     feature: str = ""  # disputes: the input disputed
     proposed: Any = None
+    blind: str = ""  # the blind assessment (S23) where it differs from the outcome reached
 
 
 _RATIONALE = {
@@ -207,6 +208,82 @@ _QUESTION = _t(
     "Please send a payslip or a bank statement from the last three months, so we can check your income.",
     "Envíe una nómina o un extracto del banco de los últimos tres meses para comprobar sus ingresos.",
 )
+
+
+def _upheld(system: str, texts: Sequence[tuple[str, str]]) -> tuple[Story, ...]:
+    """More upheld appeals, decided in turn by the reviewer and the senior reviewer: real appeal systems
+    uphold most decisions, and the demo's overturn rates stay below the stop switch's threshold (S29) until
+    ``demo_stop_switch`` pushes one over it."""
+    return tuple(
+        Story(
+            f"{system}:upheld-{n}",
+            "appeal",
+            _t(en, es),
+            end="upheld",
+            decided_by=(REVIEWER, SENIOR)[n % 2],
+            blind=blind,
+        )
+        for n, (en, es, blind) in enumerate(((*t, "") if len(t) == 2 else t for t in texts), start=2)
+    )
+
+
+UPHELD_CREDIT: tuple[tuple[str, ...], ...] = (
+    ("I have never been late with my rent.", "Nunca me he retrasado con el alquiler."),
+    ("The limit you offer is too low for my needs.", "El límite que ofrecen es demasiado bajo para mí."),
+    ("Other banks gave me a card without a problem.", "Otros bancos me dieron una tarjeta sin problema."),
+    (
+        "I moved house for work; that should not count against me.",
+        "Me mudé por trabajo; eso no debería contar en mi contra.",
+    ),
+    ("My credit history is short because I am young.", "Mi historial de crédito es corto porque soy joven."),
+    ("I use most of my limit but I always pay it back.", "Uso casi todo mi límite, pero siempre lo pago."),
+    (
+        "I asked for credit several times because I was buying a car.",
+        "Pedí crédito varias veces porque estaba comprando un coche.",
+    ),
+    (
+        "My debts are high this year because of a family emergency.",
+        "Mis deudas son altas este año por una urgencia familiar.",
+    ),
+    (
+        "I would like a person to look at my application again.",
+        "Quisiera que una persona vuelva a mirar mi solicitud.",
+    ),
+    ("The decision does not take my savings into account.", "La decisión no tiene en cuenta mis ahorros."),
+)
+UPHELD_BENEFITS: tuple[tuple[str, ...], ...] = (
+    ("Our rent takes most of our income.", "El alquiler se lleva casi todos nuestros ingresos."),
+    (
+        "I think the income limit is too strict for a family like ours.",
+        "Creo que el límite de ingresos es demasiado estricto para una familia como la nuestra.",
+    ),
+    (
+        "I could not find all the papers in time.",
+        "No pude encontrar todos los papeles a tiempo.",
+        "full_support",  # the reviewer first saw it otherwise (S23 divergence)
+    ),
+    (
+        "My neighbour gets support and earns more than we do.",
+        "Mi vecino recibe ayuda y gana más que nosotros.",
+    ),
+    (
+        "We moved to the city only a few months ago, but we plan to stay.",
+        "Llegamos a la ciudad hace solo unos meses, pero pensamos quedarnos.",
+    ),
+    ("Please look again at how much we earn each month.", "Vuelvan a mirar cuánto ganamos cada mes."),
+)
+UPHELD_CONTENT: tuple[tuple[str, ...], ...] = (
+    ("Everyone else posts things like this.", "Todo el mundo publica cosas así."),
+    (
+        "I deleted the words you did not like, so put it back.",
+        "Borré las palabras que no les gustaron, así que devuélvanla.",
+    ),
+    ("It was only a link to a sale.", "Solo era un enlace a unas rebajas."),
+    ("I did not know this was against the rules.", "No sabía que esto iba contra las normas."),
+    ("My account is old and I have never had problems.", "Mi cuenta es antigua y nunca he tenido problemas."),
+    ("The post was meant for my friends only.", "La publicación era solo para mis amigos."),
+)
+
 
 CREDIT_STORIES = (
     Story(
@@ -315,16 +392,7 @@ CREDIT_STORIES = (
             "Uso poco de mi crédito: la cifra muestra un saldo que pagué la semana anterior.",
         ),
     ),
-    Story(
-        "credit:overturned-2",
-        "appeal",
-        _t(
-            "The report says my oldest account is new, but I have had it since 2014.",
-            "El informe dice que mi cuenta más antigua es nueva, pero la tengo desde 2014.",
-        ),
-        end="overturned",
-        remedy=("correction",),
-    ),
+    *_upheld("credit", UPHELD_CREDIT),
     Story(
         "credit:late",
         "late",
@@ -471,6 +539,7 @@ BENEFIT_STORIES = (
         ),
         oral_hearing=True,
     ),
+    *_upheld("benefits", UPHELD_BENEFITS),
     Story(
         "benefits:late",
         "late",
@@ -525,16 +594,6 @@ CONTENT_STORIES = (
         remedy=("reinstatement",),
     ),
     Story(
-        "content:overturned-2",
-        "appeal",
-        _t(
-            "The reports came from people who disagree with me, not from rule breaks.",
-            "Las denuncias vinieron de personas que no están de acuerdo conmigo, no de faltas a las normas.",
-        ),
-        end="overturned",
-        remedy=("reinstatement", "expunged_flag"),
-    ),
-    Story(
         "content:upheld",
         "appeal",
         _t(
@@ -581,6 +640,7 @@ CONTENT_STORIES = (
             "La publicación era una noticia, compartida de un periódico.",
         ),
     ),
+    *_upheld("content", UPHELD_CONTENT),
     Story(
         "content:dispute",
         "dispute",
@@ -764,7 +824,10 @@ def _decide(appeal: Appeal, story: Story, staff: Staff, outcome: str) -> Appeal:
     cited = _open_everything(appeal, first)
     target = story.modify_to if outcome == Appeal.Outcome.MODIFIED else ""
     if d.system.blind_review:
-        blind = {"upheld": d.outcome.code, "overturned": _favourable(d), "modified": target}[outcome]
+        blind = (
+            story.blind
+            or {"upheld": d.outcome.code, "overturned": _favourable(d), "modified": target}[outcome]
+        )
         services.review_record_blind_assessment(
             appeal=appeal, reviewer=first, outcome=blind, note=_BLIND_NOTE
         )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal import views, views_journeys, views_status
+from portal import views, views_journeys, views_status, views_systems
 
 app_name = "portal"
 
@@ -38,6 +38,9 @@ urlpatterns = [
     path("disputes/<str:reference>/add/", views_status.dispute_add, name="dispute-add"),
     path("explanations/<str:reference>/", views_status.explanation_status, name="explanation-status"),
     path("explanations/<str:reference>/sent/", views_journeys.explanation_sent, name="explanation-sent"),
+    # How each decision system works (S4), public. Before the journeys: they match any two segments.
+    path("systems/", views_systems.system_index, name="systems"),
+    path("systems/<slug:slug>/", views_systems.system_page, name="system"),
     # Last: these match any two path segments (only "appeal", "dispute" and "explanation" are journeys).
     path(f"{_JOURNEY}/check/", views_journeys.journey_check, name="journey-check"),
     path(f"{_JOURNEY}/start/", views_journeys.journey_begin, name="journey-begin"),

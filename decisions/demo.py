@@ -1357,7 +1357,7 @@ def portal_try_this() -> list[str]:
         lines.append(
             f"Be the person ({names.get(language, language)}): open {settings.SITE_URL}/portal/ and type the "
             f"reference {w.reference} and the code {w.code}, both from their notice: {w.notice_url}"
-            + (f" (also emailed to {w.mail_file})" if w.mail_file else "")
+            + (f" (its email is in {w.mail_file})" if w.mail_file else "")
             + ". Then appeal, with a PDF or a photo as evidence."
         )
     return lines

@@ -155,8 +155,8 @@ EN: dict[str, str] = {
     "see_request": "See your question",
     "see_message": "See the messages",
     "case_file_title": "Your case file",
-    "case_file_intro": "Your case file has everything we hold about this decision: the decision, the "
-    "information we used, every message we sent you, and your appeals and questions.",
+    "case_file_intro": "Your case file has everything we hold about this decision. It has the decision, the "
+    "information we used and every message we sent you. It also has your appeals and questions.",
     # ---------------------------------------------------------------------------------------- timeline
     "tl_decided": "We made decision {reference}: {outcome}.",
     "tl_effective": "Decision {reference} started to apply.",
@@ -243,7 +243,7 @@ EN: dict[str, str] = {
     "e_file_too_many": "You can add up to {most} documents. “{name}” was not added.",
     "e_choose_file": "Choose a document to add",
     "q_someone": "Are you appealing for someone else?",
-    "q_someone_hint": "For example, you are helping a family member, or you are their lawyer or advisor.",
+    "q_someone_hint": "For example, you help a family member. Or you are their lawyer or advisor.",
     "opt_myself": "No, I am appealing for myself",
     "opt_someone_else": "Yes, I am appealing for someone else",
     "opt_someone_else_hint": "We will ask how you can act for them.",
@@ -256,7 +256,7 @@ EN: dict[str, str] = {
     "e_rep_name": "Enter your full name",
     "sum_rep_name": "Your name",
     "f_authority": "How can you act for them?",
-    "f_authority_hint": "For example, they signed a letter saying you can act for them, you have power of "
+    "f_authority_hint": "For example, they signed a letter that lets you act for them. Or you have power of "
     "attorney, or you are their legal guardian.",
     "e_authority": "Enter how you can act for them",
     "sum_authority": "How you can act for them",

@@ -129,3 +129,21 @@ def test_no_page_shows_an_unfilled_placeholder(client: Client) -> None:
         ] + [f"/portal/appeal/{slug}/" for slug, _ in APPEAL_ANSWERS]:
             html = page(client.get(path))
             assert not re.search(r"\{[a-z_]+\}", html), (lang, path)
+
+
+def _readable(text: str) -> str:
+    return re.sub(r"\{[a-z_]+\}", "it", text)
+
+
+@pytest.mark.parametrize(("lang", "texts"), [("en", EN), ("es", ES)])
+def test_the_words_are_plain_enough_for_a_reading_age_of_about_nine(lang: str, texts: dict[str, str]) -> None:
+    from decisions.readability import WARN_ABOVE_GRADE, readability
+
+    whole = readability("\n".join(_readable(t) for t in texts.values()), lang)
+    assert whole.grade <= 5, whole  # the portal as a whole reads well below the warning line
+    hard = {
+        key: round(readability(_readable(text), lang).grade, 1)
+        for key, text in texts.items()
+        if len(text.split()) > 12 and readability(_readable(text), lang).grade > WARN_ABOVE_GRADE
+    }
+    assert not hard, hard

@@ -14,7 +14,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.apps import apps
+from django.db.models import Model, Q, QuerySet
 from django.urls import reverse
 
 from appeals import notices as appeal_notices
@@ -31,9 +32,6 @@ from portal.session import Visitor
 from portal.text import say
 
 DECISION_TOPIC = "decisions.decision"
-APPEAL_TOPIC = Appeal._meta.label_lower
-DISPUTE_TOPIC = DataDispute._meta.label_lower
-EXPLANATION_TOPIC = ExplanationRequest._meta.label_lower
 OPEN = [s.value for s in OPEN_STATES]
 APPEALABLE = (Decision.Status.PENDING_NOTICE, Decision.Status.EFFECTIVE, Decision.Status.STAYED)
 
@@ -97,21 +95,24 @@ def explanation_request_for(v: Visitor, reference: str) -> ExplanationRequest | 
     return explanation_requests_of(v, all_decisions=True).filter(reference=reference).first()
 
 
+def _contests() -> tuple[type[Model], ...]:
+    """What notices can be about, besides the decision itself: each names its decision. (Oversight's
+    remedy items are looked up by name: oversight's model module is its own app's business.)"""
+    return (Appeal, DataDispute, ExplanationRequest, apps.get_model("oversight", "RemedyItem"))
+
+
+def _topic_q(decision_ids: list[Any]) -> Q:
+    """Notices about these decisions or about anything on them (appeals, disputes, explanation requests,
+    remedies after a systemic defect)."""
+    q = Q(topic_type=DECISION_TOPIC, topic_id__in=[str(pk) for pk in decision_ids])
+    for model in _contests():
+        pks = model._default_manager.filter(decision_id__in=decision_ids).values_list("pk", flat=True)
+        q |= Q(topic_type=model._meta.label_lower, topic_id__in=[str(pk) for pk in pks])
+    return q
+
+
 def _topics(v: Visitor) -> Q:
-    ids = v.lineage
-    appeals = [str(pk) for pk in Appeal.objects.filter(decision_id__in=ids).values_list("pk", flat=True)]
-    disputes = [
-        str(pk) for pk in DataDispute.objects.filter(decision_id__in=ids).values_list("pk", flat=True)
-    ]
-    requests = [
-        str(pk) for pk in ExplanationRequest.objects.filter(decision_id__in=ids).values_list("pk", flat=True)
-    ]
-    return (
-        Q(topic_type=DECISION_TOPIC, topic_id__in=[str(pk) for pk in ids])
-        | Q(topic_type=APPEAL_TOPIC, topic_id__in=appeals)
-        | Q(topic_type=DISPUTE_TOPIC, topic_id__in=disputes)
-        | Q(topic_type=EXPLANATION_TOPIC, topic_id__in=requests)
-    )
+    return _topic_q(v.lineage)
 
 
 def inbox(v: Visitor) -> QuerySet[Notice]:
@@ -301,7 +302,7 @@ def timeline(v: Visitor) -> list[dict[str, Any]]:
     newer = Decision.objects.filter(supersedes_id=v.decision.pk).first()
     if newer is not None:
         add(newer.recorded_at, "tl_replaced", reference=newer.public_reference)
-    for n in inbox(v).filter(topic_id__in=_topic_ids(v, ids)):
+    for n in inbox(v).filter(_topic_q(ids)):
         add(
             n.created_at,
             "tl_notice",
@@ -350,15 +351,6 @@ def timeline(v: Visitor) -> list[dict[str, Any]]:
         {"date": day(v, at), "at": at, "text": text, "link": link, "link_text": link_text}
         for at, _i, text, link, link_text in rows
     ]
-
-
-def _topic_ids(v: Visitor, decision_ids: list[Any]) -> list[str]:
-    out = [str(pk) for pk in decision_ids]
-    for model in (Appeal, DataDispute, ExplanationRequest):
-        out += [
-            str(pk) for pk in model.objects.filter(decision_id__in=decision_ids).values_list("pk", flat=True)
-        ]
-    return out
 
 
 # ------------------------------------------------------------------------------------------ the case file

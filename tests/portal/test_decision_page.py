@@ -108,3 +108,36 @@ def test_the_page_reads_in_order_with_one_main_heading_and_a_contents_list(html:
     assert anchors == ["reasons", "data", "change", "rights", "timeline", "inbox", "case-file"]
     for anchor in anchors:
         assert f'id="{anchor}"' in html
+
+
+def test_a_notice_about_a_remedy_on_this_decision_is_in_the_inbox_and_the_timeline(
+    client: Client, case: Case
+) -> None:
+    from django.apps import apps
+
+    from core import clock
+    from core.actors import SYSTEM
+    from oversight.remedy import compose_remedy_notice
+
+    campaign_model = apps.get_model("oversight", "RemedyCampaign")
+    item_model = apps.get_model("oversight", "RemedyItem")
+    reason = case.decision.reasons.first()
+    assert reason is not None
+    campaign = campaign_model.objects.create(
+        reference="RMD-TEST-0001",
+        system=case.decision.system,
+        defect_kind="reason_code",
+        reason_code=reason.reason_code,
+        description="The reason code counted old debts twice.",
+        opened_at=clock.now(),
+    )
+    item = item_model.objects.create(
+        campaign=campaign, decision=case.decision, action="rescore", status="pending"
+    )
+    notices = compose_remedy_notice(item, "remedy_opened", actor=SYSTEM)
+    portal_copy = next(n for n in notices if n.channel == "portal")
+    sign_in(client, case.decision)
+    html = page(client.get(DECISION))
+    assert f'href="/portal/messages/{portal_copy.pk}/"' in html.split('id="timeline"')[1]
+    assert portal_copy.subject in html.split('id="inbox"')[1]
+    assert client.get(f"/portal/messages/{portal_copy.pk}/").status_code == 200

@@ -50,9 +50,9 @@ METRICS = ("accuracy", "error_rate", "false_positive_rate", "false_negative_rate
 WORDS: dict[str, dict[str, str]] = {
     "en": {
         "list_title": "How our decision systems work",
-        "list_intro": "We use computer systems to help make some decisions about people. Each page explains "
-        "one system: what it is for, the information it uses, how it works, how well it works, and how you "
-        "can challenge a decision it made.",
+        "list_intro": "We use computer systems to help us make some decisions about people. Each page below "
+        "is about one system. It says what the system is for and what information it uses. It says how it "
+        "works and how well. And it says how you can challenge a decision it made.",
         "list_none": "No systems are in use at the moment.",
         "status_live": "In use",
         "status_suspended": "Suspended",
@@ -69,9 +69,10 @@ WORDS: dict[str, dict[str, str]] = {
         "people": "Where people are involved",
         "people_alone": "The system can make a decision on its own. It is sent without a person checking it "
         "first.",
-        "people_high": "A person checks every decision that goes against someone before it takes effect.",
-        "people_suspended": "While the system is suspended, a person checks every new decision that goes "
-        "against someone before it is sent.",
+        "people_high": "If a decision goes against someone, a person checks it first. Only then does it take "
+        "effect.",
+        "people_suspended": "The system is suspended for now. If a new decision goes against someone, a "
+        "person checks it before we send it.",
         "people_appeal": "If you appeal, a person always looks at your case again.",
         "people_blind": "That person first looks at your case without seeing what the system decided.",
         "people_four_eyes": "If they decide that a decision against you stays, a second person checks that.",
@@ -119,8 +120,8 @@ WORDS: dict[str, dict[str, str]] = {
         "recourse": "If you disagree with a decision",
         "appeal_window": "You can appeal within {days} days of the decision. The letter or email we send "
         "you gives the last date.",
-        "stay": "If you appeal in time, we do not apply the decision until a person has decided on your "
-        "appeal.",
+        "stay": "If you appeal in time, we wait. The decision does not apply until a person has looked at "
+        "your appeal.",
         "notice_period": "A decision that goes against you takes effect {days} days after we tell you "
         "about it.",
         "review_due": "A person decides on your appeal within {days} days.",
@@ -128,8 +129,8 @@ WORDS: dict[str, dict[str, str]] = {
         "dispute": "If any information we used about you is wrong, tell us. We will check it within 30 days. "
         "If it is wrong, we will fix it and look at the decision again.",
         "explain": "You can ask us to explain a decision in more detail. We will answer within one month.",
-        "how_to_start": "To appeal, to tell us information is wrong, or to ask for a fuller explanation, "
-        "use the link or the code in the letter or email we sent you.",
+        "how_to_start": "Do you want to appeal, tell us something is wrong, or ask for more explanation? Use "
+        "the link or the code in the letter or email we sent you.",
         "start_link": "See your decision",
         "versions": "Versions",
         "versions_intro": "When we change how the system works, it gets a new version. A decision is "

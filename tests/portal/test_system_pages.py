@@ -8,6 +8,7 @@ give, its outcomes, and how to challenge a decision; in English and Spanish, fro
 from __future__ import annotations
 
 import re
+import string
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from django.utils import timezone
 from core.actors import SYSTEM
 from decisions import scorecards, services
 from decisions.models import DataContext, Decision, DecisionInput, DecisionSystem, Feature, ImpactLevel
+from portal.views_systems import WORDS
 from tests.decisions.builders import make_decision, make_system, make_version
 from tests.factories import (
     FeatureFactory,
@@ -43,6 +45,40 @@ def text_of(html: str) -> str:
     """The page's words without tags, with HTML entities for quotes put back and spaces squeezed."""
     body = re.sub(r"<[^>]+>", " ", html).replace("&#x27;", "'").replace("&quot;", '"').replace("&amp;", "&")
     return re.sub(r"\s+", " ", body)
+
+
+# ------------------------------------------------------------------------------------------ the words
+
+
+def _placeholders(text: str) -> set[str]:
+    return {name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name}
+
+
+def test_both_languages_have_the_same_words_with_the_same_placeholders() -> None:
+    assert set(WORDS["en"]) == set(WORDS["es"])
+    for key, english in WORDS["en"].items():
+        assert english.strip() and WORDS["es"][key].strip(), key
+        assert english != WORDS["es"][key], key
+        assert _placeholders(english) == _placeholders(WORDS["es"][key]), key
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_the_words_are_as_plain_as_the_rest_of_the_portal(lang: str) -> None:
+    """The same line as the portal's own words (tests/portal/test_language.py): grade 8 at most for any
+    longer text, and the whole well below it."""
+    from decisions.readability import WARN_ABOVE_GRADE, readability
+
+    def readable(text: str) -> str:
+        return re.sub(r"\{[a-z_]+\}", "it", text)
+
+    texts = WORDS[lang]
+    assert readability("\n".join(readable(t) for t in texts.values()), lang).grade <= 5
+    hard = {
+        key: round(readability(readable(text), lang).grade, 1)
+        for key, text in texts.items()
+        if len(text.split()) > 12 and readability(readable(text), lang).grade > WARN_ABOVE_GRADE
+    }
+    assert not hard, hard
 
 
 # ------------------------------------------------------------------------------------------ the list
@@ -135,7 +171,7 @@ def test_the_page_explains_the_system_from_its_records_in_english(
     # How to seek recourse.
     assert "You can appeal within 60 days of the decision." in text
     assert "Appealing is free. You do not need a lawyer." in text
-    assert "If you appeal in time, we do not apply the decision until a person has decided" in text
+    assert "If you appeal in time, we wait. The decision does not apply until a person has looked" in text
     assert "A person decides on your appeal within 30 days." in text
     assert "If any information we used about you is wrong, tell us." in text
     assert "You can ask us to explain a decision in more detail." in text
@@ -196,7 +232,7 @@ def test_a_suspended_system_says_new_adverse_decisions_are_checked_by_a_person_f
         "This system is suspended. New decisions that go against someone are checked by a person first."
         in (english)
     )
-    assert "While the system is suspended, a person checks every new decision that goes against someone" in (
+    assert "The system is suspended for now. If a new decision goes against someone, a person checks it" in (
         english
     )
     assert "The system can make a decision on its own." not in english
@@ -221,7 +257,9 @@ def test_at_high_impact_it_says_a_person_checks_every_adverse_decision_and_a_sec
     text = text_of(page(client.get(url(system))))
 
     assert "Level III of IV: high impact" in text
-    assert "A person checks every decision that goes against someone before it takes effect." in text
+    assert (
+        "If a decision goes against someone, a person checks it first. Only then does it take effect." in text
+    )
     assert "That person first looks at your case without seeing what the system decided." in text
     assert "If they decide that a decision against you stays, a second person checks that." in text
     assert "The system can make a decision on its own." not in text

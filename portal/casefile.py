@@ -310,7 +310,7 @@ def timeline(v: Visitor) -> list[dict[str, Any]]:
             "read_message",
             subject=n.subject,
         )
-    for a in appeals_of(v).filter(decision_id__in=ids):
+    for a in appeals_of(v, all_decisions=True).filter(decision_id__in=ids):
         ref = a.reference
         add(
             a.filed_at,
@@ -333,17 +333,17 @@ def timeline(v: Visitor) -> list[dict[str, Any]]:
         add(a.withdrawn_at, "tl_withdrawn", reference=ref)
         if a.status == State.REFUSED:
             add(a.triaged_at, "tl_refused", reference=ref)
-    for s in disputes_of(v).filter(decision_id__in=ids):
+    for s in disputes_of(v, all_decisions=True).filter(decision_id__in=ids):
         link = reverse("portal:dispute-status", args=[s.reference])
         add(s.filed_at, "tl_dispute_filed", link, "see_dispute", reference=s.reference)
         add(s.information_added_at, "tl_dispute_added", reference=s.reference)
         add(s.resolved_at, f"tl_dispute_{s.status}", reference=s.reference)
-    for q in explanation_requests_of(v).filter(decision_id__in=ids):
+    for q in explanation_requests_of(v, all_decisions=True).filter(decision_id__in=ids):
         link = reverse("portal:explanation-status", args=[q.reference])
         add(q.filed_at, "tl_explanation_filed", link, "see_request", reference=q.reference)
         add(q.extended_at, "tl_explanation_extended", date=day(v, q.due_date))
         add(q.answered_at, "tl_explanation_answered", link, "see_request", reference=q.reference)
-    for m in messaging.messages_for(v, all_decisions=False):
+    for m in messaging.messages_for(v, decision_ids=ids):
         key = "tl_message_from_you" if m.from_person else "tl_message_to_you"
         add(m.at, key, m.link, "see_message", reference=m.appeal_reference)
     rows.sort(key=lambda r: (r[0], r[1]))

@@ -52,8 +52,9 @@ def thread_for(v: Visitor, appeal: Appeal) -> list[MessageView]:
     return [_view(m, appeal.reference) for m in messaging.thread(appeal)]
 
 
-def messages_for(v: Visitor, *, all_decisions: bool = False) -> list[MessageView]:
-    ids = v.lineage if all_decisions else [v.decision.pk]
+def messages_for(v: Visitor, *, decision_ids: list[Any]) -> list[MessageView]:
+    """Every message on the appeals of these decisions (only those the session may see)."""
+    ids = [pk for pk in decision_ids if v.may_see(pk)]
     rows = (
         AppealMessage.objects.filter(appeal__decision_id__in=ids)
         .select_related("appeal")

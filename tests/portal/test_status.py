@@ -206,6 +206,12 @@ def test_the_outcome_is_shown_with_its_reasons_and_the_new_decision(client: Clie
     assert switched.status_code == 302
     new_page = page(client.get("/portal/decision/"))
     assert new.public_reference in new_page and "Approved" in new_page
+    # Its timeline tells the whole story, from the first decision through the appeal to this one.
+    timeline = new_page.split('id="timeline"')[1]
+    assert f"We made decision {appeal.decision.public_reference}" in timeline
+    assert f"You appealed ({appeal.reference})." in timeline
+    assert "we changed the decision in your favour" in timeline
+    assert f"We made decision {new.public_reference}" in timeline
     # The appeal of the old decision stays reachable from the new one.
     assert client.get(f"/portal/appeals/{appeal.reference}/").status_code == 200
 

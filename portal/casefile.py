@@ -11,6 +11,7 @@ HTML ready to print, and the JSON download is the same dict (S26: the person can
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +69,17 @@ def appeals_of(v: Visitor, *, all_decisions: bool = False) -> QuerySet[Appeal]:
     )
 
 
+_REFERENCE = re.compile(r"^[A-Z0-9]{2,6}(?:-[A-Z0-9]{2,8}){1,3}$")
+
+
+def reference_ok(reference: str) -> bool:
+    """The shape of a public reference ("APL-7K3M-Q9XP"): anything else is not looked up at all."""
+    return bool(_REFERENCE.match(reference or ""))
+
+
 def appeal_for(v: Visitor, reference: str) -> Appeal | None:
+    if not reference_ok(reference):
+        return None
     return appeals_of(v, all_decisions=True).filter(reference=reference).first()
 
 
@@ -83,6 +94,8 @@ def disputes_of(v: Visitor, *, all_decisions: bool = False) -> QuerySet[DataDisp
 
 
 def dispute_for(v: Visitor, reference: str) -> DataDispute | None:
+    if not reference_ok(reference):
+        return None
     return disputes_of(v, all_decisions=True).filter(reference=reference).first()
 
 
@@ -92,6 +105,8 @@ def explanation_requests_of(v: Visitor, *, all_decisions: bool = False) -> Query
 
 
 def explanation_request_for(v: Visitor, reference: str) -> ExplanationRequest | None:
+    if not reference_ok(reference):
+        return None
     return explanation_requests_of(v, all_decisions=True).filter(reference=reference).first()
 
 

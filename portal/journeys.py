@@ -18,6 +18,7 @@ the appeals services.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,9 +148,16 @@ def _all_fields(step: Step, ctx: Context) -> list[Field]:
     return out
 
 
+def clean_text(value: Any) -> str:
+    """Typed text as we keep it: line breaks as \\n, no control characters (a NUL byte cannot even be
+    stored by PostgreSQL), no spaces around."""
+    text = str(value or "").replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc").strip()
+
+
 def read_values(step: Step, ctx: Context, post: Any) -> dict[str, str]:
     """What the person typed on this page (every field, including those under options not chosen)."""
-    return {f.name: str(post.get(f.name, "")).replace("\r\n", "\n").strip() for f in _all_fields(step, ctx)}
+    return {f.name: clean_text(post.get(f.name, "")) for f in _all_fields(step, ctx)}
 
 
 def _check_field(f: Field, value: str, ctx: Context) -> str:

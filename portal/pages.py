@@ -48,7 +48,9 @@ def render_page(
     if isinstance(note, dict) and note.get("key") in TEXT[lang]:
         message = TEXT[lang][str(note["key"])].format_map(_Params(note.get("params") or {}))
     base: dict[str, Any] = {"t": TEXT[lang], "lang": lang, "v": v, "flash": message, "errors": []}
-    return render(request, template, {**base, **context}, status=status)
+    response = render(request, template, {**base, **context}, status=status)
+    response["Content-Language"] = lang  # the page's language, whatever the browser asked for
+    return response
 
 
 class _Params(dict[str, Any]):

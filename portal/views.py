@@ -37,6 +37,7 @@ from decisions.notices import PHRASES as DECISION_PHRASES
 from decisions.notices import appeal_deadline
 from decisions.outcomes import LIVE_STATUSES
 from portal import casefile, ratelimit, uploads
+from portal.journeys import clean_text
 from portal.pages import person_page, render_page
 from portal.security import no_referrer, portal_page
 from portal.session import (
@@ -71,8 +72,8 @@ def start(request: HttpRequest) -> HttpResponse:
             request, "portal/start.html", lang, values={}, signed_out=bool(request.GET.get("signed-out"))
         )
     t = TEXT[lang]
-    reference = access.normalise_reference(request.POST.get("reference", ""))[:40]
-    code = request.POST.get("code", "")[:40]
+    reference = access.normalise_reference(clean_text(request.POST.get("reference", "")))[:40]
+    code = clean_text(request.POST.get("code", ""))[:40]
     errors = []
     if not reference:
         errors.append({"field": "reference", "message": t["error_reference"]})
@@ -233,6 +234,8 @@ def decision_page(request: HttpRequest, v: Visitor) -> HttpResponse:
 @person_page
 def decision_switch(request: HttpRequest, v: Visitor, reference: str) -> HttpResponse:
     """Look at another decision of the same case (the one that replaced this, or the one this replaced)."""
+    if not casefile.reference_ok(reference):
+        raise Http404
     target = Decision.objects.filter(public_reference=reference).values_list("pk", flat=True).first()
     if target is None or not view_decision(request, v, target):
         raise Http404

@@ -22,6 +22,7 @@ from appeals.models import Appeal
 from appeals.workflow import State
 from core.errors import ApplicationError
 from portal import casefile, thread, uploads
+from portal.journeys import clean_text
 from portal.pages import accepts_files, flash, person_page, render_page
 from portal.session import Visitor
 from portal.text import TEXT, number, say
@@ -136,7 +137,7 @@ def _text_errors(
 
 
 def _read_text(request: HttpRequest, name: str) -> str:
-    return str(request.POST.get(name, "")).replace("\r\n", "\n").strip()
+    return clean_text(request.POST.get(name, ""))
 
 
 def _text_with_files(

@@ -354,3 +354,12 @@ def test_a_late_appeal_asks_why_it_is_late_and_sends_the_reason(
     appeal = Appeal.objects.get(decision=case.decision)
     assert appeal.late and appeal.good_cause == "I was in hospital."
     assert appeal.status == State.SUBMITTED  # a person decides on good cause (S17)
+
+
+def test_control_characters_typed_or_pasted_are_dropped_and_never_break_sending(
+    person: Client, case: Case
+) -> None:
+    person.post("/portal/appeal/reason/", {"statement": "My income\x00 went up.\r\nSee my payslip.\x07"})
+    walk(person, "appeal", APPEAL_ANSWERS[1:])
+    assert person.post(CHECK).status_code == 302
+    assert Appeal.objects.get(decision=case.decision).statement == "My income went up.\nSee my payslip."

@@ -100,3 +100,21 @@ def test_a_page_without_a_session_sends_the_person_to_the_way_in(client: Client,
     # After the session is gone, the page tells them they were signed out.
     assert client.get("/portal/decision/")["Location"] == "/portal/?signed-out=1"
     assert "We signed you out" in page(client.get("/portal/?signed-out=1"))
+
+
+def test_odd_input_in_addresses_and_forms_never_gives_a_server_error(client: Client, case: Case) -> None:
+    assert client.post("/portal/", {"reference": "CRD-\x00AB", "code": "AB\x00CD"}).status_code == 400
+    sign_in(client, case.decision)
+    for path in (
+        "/portal/appeals/%00/",
+        "/portal/appeals/APL-%00-X/sent/",
+        "/portal/disputes/..%2F..%2Fetc/",
+        "/portal/explanations/%E2%80%AE/",
+        "/portal/decision/CRD-%00/",
+        "/portal/dispute/value/%00/",
+        "/portal/nothing/here/",
+        "/portal/appeal/no-such-question/",
+    ):
+        response = client.get(path)
+        assert response.status_code == 404, path
+    assert client.get("/portal/decision/?lang=xx").status_code == 200

@@ -227,7 +227,7 @@ def _upheld(system: str, texts: Sequence[tuple[str, str]]) -> tuple[Story, ...]:
     )
 
 
-UPHELD_CREDIT: tuple[tuple[str, ...], ...] = (
+UPHELD_CREDIT: tuple[tuple[str, str], ...] = (
     ("I have never been late with my rent.", "Nunca me he retrasado con el alquiler."),
     ("The limit you offer is too low for my needs.", "El límite que ofrecen es demasiado bajo para mí."),
     ("Other banks gave me a card without a problem.", "Otros bancos me dieron una tarjeta sin problema."),
@@ -251,7 +251,7 @@ UPHELD_CREDIT: tuple[tuple[str, ...], ...] = (
     ),
     ("The decision does not take my savings into account.", "La decisión no tiene en cuenta mis ahorros."),
 )
-UPHELD_BENEFITS: tuple[tuple[str, ...], ...] = (
+UPHELD_BENEFITS: tuple[tuple[str, str], ...] = (
     ("Our rent takes most of our income.", "El alquiler se lleva casi todos nuestros ingresos."),
     (
         "I think the income limit is too strict for a family like ours.",
@@ -272,7 +272,7 @@ UPHELD_BENEFITS: tuple[tuple[str, ...], ...] = (
     ),
     ("Please look again at how much we earn each month.", "Vuelvan a mirar cuánto ganamos cada mes."),
 )
-UPHELD_CONTENT: tuple[tuple[str, ...], ...] = (
+UPHELD_CONTENT: tuple[tuple[str, str], ...] = (
     ("Everyone else posts things like this.", "Todo el mundo publica cosas así."),
     (
         "I deleted the words you did not like, so put it back.",

@@ -210,10 +210,11 @@ _QUESTION = _t(
 )
 
 
-def _upheld(system: str, texts: Sequence[tuple[str, str]]) -> tuple[Story, ...]:
+def _upheld(system: str, texts: Sequence[tuple[str, ...]]) -> tuple[Story, ...]:
     """More upheld appeals, decided in turn by the reviewer and the senior reviewer: real appeal systems
     uphold most decisions, and the demo's overturn rates stay below the stop switch's threshold (S29) until
-    ``demo_stop_switch`` pushes one over it."""
+    ``demo_stop_switch`` pushes one over it. Each text is (English, Spanish) or (English, Spanish, the
+    reviewer's differing blind assessment)."""
     return tuple(
         Story(
             f"{system}:upheld-{n}",
@@ -227,7 +228,7 @@ def _upheld(system: str, texts: Sequence[tuple[str, str]]) -> tuple[Story, ...]:
     )
 
 
-UPHELD_CREDIT: tuple[tuple[str, str], ...] = (
+UPHELD_CREDIT: tuple[tuple[str, ...], ...] = (
     ("I have never been late with my rent.", "Nunca me he retrasado con el alquiler."),
     ("The limit you offer is too low for my needs.", "El límite que ofrecen es demasiado bajo para mí."),
     ("Other banks gave me a card without a problem.", "Otros bancos me dieron una tarjeta sin problema."),
@@ -251,7 +252,7 @@ UPHELD_CREDIT: tuple[tuple[str, str], ...] = (
     ),
     ("The decision does not take my savings into account.", "La decisión no tiene en cuenta mis ahorros."),
 )
-UPHELD_BENEFITS: tuple[tuple[str, str], ...] = (
+UPHELD_BENEFITS: tuple[tuple[str, ...], ...] = (
     ("Our rent takes most of our income.", "El alquiler se lleva casi todos nuestros ingresos."),
     (
         "I think the income limit is too strict for a family like ours.",
@@ -272,7 +273,7 @@ UPHELD_BENEFITS: tuple[tuple[str, str], ...] = (
     ),
     ("Please look again at how much we earn each month.", "Vuelvan a mirar cuánto ganamos cada mes."),
 )
-UPHELD_CONTENT: tuple[tuple[str, str], ...] = (
+UPHELD_CONTENT: tuple[tuple[str, ...], ...] = (
     ("Everyone else posts things like this.", "Todo el mundo publica cosas así."),
     (
         "I deleted the words you did not like, so put it back.",

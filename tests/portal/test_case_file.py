@@ -20,11 +20,6 @@ from tests.portal.conftest import APPEAL_ANSWERS, PDF, STATEMENT, page, sign_in,
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _private_media(settings: Any, tmp_path: Any) -> None:
-    settings.MEDIA_ROOT = tmp_path / "private"
-
-
 @pytest.fixture
 def decided(client: Client, db: Any) -> tuple[World, Appeal]:
     """A person who appealed with a document, was asked a question, wrote to the reviewer, disputed a

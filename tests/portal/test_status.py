@@ -20,11 +20,6 @@ from tests.portal.conftest import APPEAL_ANSWERS, PDF, PNG, errors_of, page, sig
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _private_media(settings: Any, tmp_path: Any) -> None:
-    settings.MEDIA_ROOT = tmp_path / "private"
-
-
 @pytest.fixture
 def world(db: Any) -> World:
     return make_world()

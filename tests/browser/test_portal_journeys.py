@@ -27,6 +27,7 @@ from tests.browser.support import (
     focused_element,
     screenshot,
 )
+from tests.browser.test_portal_a11y import _fits_the_window as fits_the_window
 from tests.portal.conftest import JPEG, PDF
 from tests.portal.demo_case import demo_decision
 
@@ -47,23 +48,6 @@ def _private_media(settings: Any, tmp_path: Path) -> None:
 def size_of(page: Page) -> str:
     assert page.viewport_size is not None
     return "phone" if page.viewport_size["width"] < 600 else "desktop"
-
-
-def fits_the_window(page: Page) -> None:
-    """WCAG 1.4.10 Reflow: no sideways scrolling at the window's width."""
-    assert page.viewport_size is not None
-    width = page.viewport_size["width"]
-    content = page.evaluate("() => document.documentElement.scrollWidth")
-    if content <= width:
-        return
-    wide = page.evaluate(
-        """(width) => [...document.querySelectorAll('body *')]
-            .filter((el) => el.getBoundingClientRect().right > width + 1)
-            .filter((el) => el.parentElement.getBoundingClientRect().right <= width + 1)
-            .map((el) => el.tagName.toLowerCase() + [...el.classList].map((c) => '.' + c).join(''))""",
-        width,
-    )
-    raise AssertionError(f"{page.url} is {content}px wide in a {width}px window; too wide: {wide}")
 
 
 def checked(

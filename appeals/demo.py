@@ -789,7 +789,8 @@ def _late_decision(system: DecisionSystem, story: Story, number: int) -> Decisio
     when = timezone.now() - timedelta(days=system.appeal_window_days + LATE_DAYS_PAST_WINDOW)
     item = demo.decision_item(spec, version, case, when)
     item["external_id"] = ext
-    result = decision_services.decision_record(data=item, actor=demo.ACTOR)
+    client = system.api_clients.first()  # the system's demo integrator records it, like the others
+    result = decision_services.decision_record(data=item, actor=client or demo.ACTOR, client=client)
     return Decision.objects.select_related("subject", "system").get(pk=result.decision.pk)
 
 

@@ -1423,12 +1423,11 @@ def ensure_system(spec: DemoSystem, report: SeedReport) -> tuple[DecisionSystem,
     return system, version
 
 
-def ensure_api_client(spec: DemoSystem, system: DecisionSystem, report: SeedReport) -> None:
-    """A demo integrator per system. Its key is shown once, when it is made (core.apikeys)."""
-    try:
-        from core import apikeys
-    except ImportError:  # pragma: no cover - core.apikeys ships with core
-        return
+def ensure_api_client(spec: DemoSystem, system: DecisionSystem, report: SeedReport) -> ApiClient:
+    """A demo integrator per system, which records the system's decisions (so appeal outcomes and effects
+    are reported back to it by signed webhook). Its key is shown once, when it is made (core.apikeys)."""
+    from core import apikeys
+
     name = f"Demo integrator ({spec.slug})"
     client = ApiClient.objects.filter(name=name).first()
     if client is None:
@@ -1438,10 +1437,38 @@ def ensure_api_client(spec: DemoSystem, system: DecisionSystem, report: SeedRepo
         report.api_keys[spec.slug] = key
     elif not system.api_clients.filter(pk=client.pk).exists():
         apikeys.api_client_systems_add(client=client, systems=[system], actor=ACTOR)
+    return client
+
+
+def ensure_demo_webhooks(report: SeedReport) -> None:
+    """Give each demo integrator a webhook endpoint at the demo receiver (notifications), made after the
+    rest of the demo so that seeding sends no webhooks to a server that is not running yet. From then on,
+    an overturn in the browser reaches the receiver, which checks the signature as an integrator would."""
+    from notifications.models import WebhookEndpoint
+    from notifications.webhooks import webhook_endpoint_create
+
+    for spec in SYSTEMS:
+        client = ApiClient.objects.filter(name=f"Demo integrator ({spec.slug})").first()
+        if client is None or WebhookEndpoint.objects.filter(client=client).exists():
+            continue
+        endpoint, _secret = webhook_endpoint_create(
+            client=client, url=f"{settings.SITE_URL}/", actor=ACTOR, description="Demo integrator receiver"
+        )
+        endpoint.url = f"{settings.SITE_URL}/staff/outbox/demo-integrator/{endpoint.pk}/"
+        endpoint.save(update_fields=["url"])
+    report.try_this.append(
+        "After an overturn, see the signed webhook the integrator received (delivered, 204 after its "
+        f"signature was checked): {settings.SITE_URL}/admin/notifications/webhookmessage/"
+    )
 
 
 def ensure_decisions(
-    spec: DemoSystem, system: DecisionSystem, version: SystemVersion, count: int, report: SeedReport
+    spec: DemoSystem,
+    system: DecisionSystem,
+    version: SystemVersion,
+    count: int,
+    report: SeedReport,
+    client: ApiClient | None = None,
 ) -> None:
     """Record the first ``count`` cases that are not recorded yet, in batches, through the one path."""
     have = set(Decision.objects.filter(system=system).values_list("external_id", flat=True))
@@ -1454,7 +1481,7 @@ def ensure_decisions(
             decision_item(spec, version, demo_case(spec, card, i), now)
             for i in missing[start : start + BATCH]
         ]
-        results = svc.decision_record_many(items=items, actor=ACTOR)
+        results = svc.decision_record_many(items=items, actor=client or ACTOR, client=client)
         for item, res in zip(items, results, strict=True):
             if res.error is not None:
                 report.refused.append(f"{item['external_id']}: {res.error}")
@@ -1472,9 +1499,9 @@ def seed(*, scale: float = 1.0, steps: bool = True) -> SeedReport:
     ensure_staff(report)
     for spec in SYSTEMS:
         system, version = ensure_system(spec, report)
-        ensure_api_client(spec, system, report)
+        client = ensure_api_client(spec, system, report)
         count = max(1, round(spec.decisions * scale))
-        ensure_decisions(spec, system, version, count, report)
+        ensure_decisions(spec, system, version, count, report, client)
     report.seconds["decisions"] = time.monotonic() - started
     if not steps:
         return report
@@ -1489,4 +1516,5 @@ def seed(*, scale: float = 1.0, steps: bool = True) -> SeedReport:
         report.seconds[step.name] = time.monotonic() - started
         report.steps.append((step.name, result))
         report.try_this.extend(result.try_this)
+    ensure_demo_webhooks(report)
     return report

@@ -19,6 +19,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ApplicationError
@@ -180,3 +181,46 @@ def _notice_or_404(notice_id: UUID) -> Notice:
     if notice is None:
         raise Http404("No such notice.")
     return notice
+
+
+# --------------------------------------------------------------------------------------------------------
+# The demo integrator: a receiver that checks signatures as an integrator would (demo only)
+
+
+def webhook_signature_valid(endpoint: Any, headers: Any, body: bytes, *, now: float | None = None) -> bool:
+    """Check a Standard Webhooks signature as a receiving integrator does: the id, a timestamp within five
+    minutes, and one of the ``v1,`` signatures matching the HMAC of ``id.timestamp.body``."""
+    import hmac
+    import time
+
+    from notifications.webhooks import sign
+
+    msg_id = headers.get("webhook-id", "")
+    stamp = headers.get("webhook-timestamp", "")
+    offered = headers.get("webhook-signature", "").split()
+    if not msg_id or not stamp.isdigit() or not offered:
+        return False
+    if abs((time.time() if now is None else now) - int(stamp)) > 300:
+        return False
+    expected = sign(secret=endpoint.secret, msg_id=msg_id, timestamp=int(stamp), body=body)
+    return any(hmac.compare_digest(expected, candidate) for candidate in offered)
+
+
+@csrf_exempt
+@require_POST
+def demo_integrator_receiver(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+    """Where the demo's integrators' webhooks go (``make run`` only: off unless DEBUG or
+    CONTESTABLE_DEMO_RECEIVER). It answers 204 to a correctly signed message and 401 otherwise, so the
+    message's delivery log in the admin shows what a real integrator would have accepted."""
+    from django.conf import settings
+
+    from notifications.models import WebhookEndpoint
+
+    if not getattr(settings, "CONTESTABLE_DEMO_RECEIVER", settings.DEBUG):
+        raise Http404
+    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, active=True).first()
+    if endpoint is None:
+        raise Http404
+    if not webhook_signature_valid(endpoint, request.headers, request.body):
+        return HttpResponse(status=401)
+    return HttpResponse(status=204)

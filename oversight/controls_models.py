@@ -169,7 +169,9 @@ class RemedyItem(models.Model):
         indexes = [models.Index(fields=["campaign", "status"], name="remedy_item_status_idx")]
 
     def __str__(self) -> str:
-        return f"{self.campaign_id}: {self.decision_id}"
+        # Read the raw key columns: the django-stubs plugin does not see these models' *_id attributes
+        # (they are defined outside models.py), and __str__ must not query.
+        return f"{self.__dict__.get('campaign_id')}: {self.__dict__.get('decision_id')}"
 
     @property
     def resolved(self) -> bool:

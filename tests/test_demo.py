@@ -88,6 +88,7 @@ class House:
     way_ins: list[tuple[str, str, bool, bool, bool]]  # reference, code, code matches, appealable, untouched
     evidence_types: Counter[str]
     held_by_reviewer_before_claim: int
+    integrators: dict[str, tuple[bool, list[str]]]  # slug -> (all recorded by its demo client, webhook urls)
 
 
 def _seed() -> str:
@@ -160,7 +161,18 @@ def _look_around(first_out: str, second_out: str, first: Any, second: Any, probl
         slug: FigureRollup.objects.filter(system__slug=slug).count()
         for slug in DecisionSystem.objects.values_list("slug", flat=True)
     }
+    from notifications.models import WebhookEndpoint
+
+    integrators = {}
+    for system in DecisionSystem.objects.all():
+        client = system.api_clients.get()
+        integrators[system.slug] = (
+            # Corrections made here (overturns, re-scores) supersede; the integrator recorded the rest.
+            not system.decisions.filter(supersedes__isnull=True).exclude(recorded_by=client).exists(),
+            [e.url for e in WebhookEndpoint.objects.filter(client=client)],
+        )
     return House(
+        integrators=integrators,
         first_out=first_out,
         second_out=second_out,
         first=first,
@@ -222,6 +234,14 @@ def test_every_step_a_newcomer_needs_is_seeded_in_one_command(house: House) -> N
     assert audit["appeal.decided"] >= 3 and audit["appeal.second_review_confirmed"] >= 1
     assert audit["appeal.blind_assessment_recorded"] >= 1
     assert audit["queue.created"] == 3
+
+
+def test_each_demo_integrator_records_its_decisions_and_hears_back_at_the_demo_receiver(house: House) -> None:
+    assert set(house.integrators) == {"credit-limit", "benefit-eligibility", "content-moderation"}
+    for recorded_by_client, urls in house.integrators.values():
+        assert recorded_by_client
+        [url] = urls  # one endpoint, made once although the demo was seeded twice
+        assert "/staff/outbox/demo-integrator/" in url
 
 
 def test_each_system_has_a_queue_with_the_demo_reviewer_and_senior(house: House) -> None:

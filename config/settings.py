@@ -156,6 +156,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "prune-idempotency-keys": {"task": "core.tasks.prune_idempotency_keys", "schedule": crontab(minute=17)},
     "seal-audit": {"task": "core.tasks.seal_audit", "schedule": 60.0},
+    # Documents a person uploaded in a journey they never sent are deleted after PORTAL_UPLOAD_HOURS.
+    "portal-purge-uploads": {"task": "portal.tasks.purge_uploads", "schedule": crontab(minute=23)},
     # S15: re-queue notices and webhook messages that are due or stuck (a lost message delays, never drops).
     "sweep-outbox": {"task": "notifications.tasks.sweep_outbox", "schedule": 60.0},
     # S11: adverse decisions whose notice period has run out take effect.

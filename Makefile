@@ -47,6 +47,9 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 $(VAR_DIR):
 	@mkdir -p $(VAR_DIR)
 
+# Links in the demo's notices and in seed_demo's "Try this" list point at the server make run starts.
+run demo: export SITE_URL := $(or $(SITE_URL),$(URL))
+
 run: $(VENV)/.installed | $(VAR_DIR) ## install, migrate, load the demo and serve on 127.0.0.1:$PORT (8000)
 	$(MANAGE) migrate --noinput
 	@$(MAKE) --no-print-directory _seed

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 
-from core import audit
+from core import audit, bulk
 from core.actors import SYSTEM
 from decisions.models import Decision
 
@@ -70,37 +70,12 @@ def decision_effect_start(
 ) -> Decision | None:
     """Start the effect of an adverse decision whose notice was delivered at ``delivered_at`` (S11)."""
     with transaction.atomic():
-        d = (
-            Decision.objects.select_for_update(of=("self",))
-            .select_related("system", "subject", "recorded_by")
-            .filter(pk=decision_id)
-            .first()
+        started = decisions_effect_start_many(starts=[(decision_id, delivered_at, notice_id)], actor=actor)
+        if started:
+            return started[0]
+        return (
+            Decision.objects.filter(pk=decision_id).select_related("system", "subject", "recorded_by").first()
         )
-        if (
-            d is None
-            or not d.adverse
-            or d.status != Decision.Status.PENDING_NOTICE
-            or d.effective_at is not None
-        ):
-            return d
-        period = int(d.system.notice_period_days)
-        d.effective_at = delivered_at + timedelta(days=period)
-        data = {
-            "subject": d.subject.pseudonym,
-            "notice": notice_id,
-            "delivered_at": delivered_at.isoformat(),
-            "effective_at": d.effective_at.isoformat(),
-            "notice_period_days": period,
-        }
-        if period == 0:
-            d.status = Decision.Status.EFFECTIVE
-            d.save(update_fields=["status", "effective_at"])
-            audit.record(actor=actor, action="decision.effective", target=d, data=data)
-            _tell_integrator([d], actor)
-        else:
-            d.save(update_fields=["effective_at"])
-            audit.record(actor=actor, action="decision.effect_scheduled", target=d, data=data)
-        return d
 
 
 def _has_email_notice(notice: Notice) -> bool:
@@ -123,6 +98,84 @@ def decision_notice_delivered(notice: Notice) -> None:
         actor=SYSTEM,
         notice_id=str(notice.pk),
     )
+
+
+def decision_notices_delivered(notices: list[Notice]) -> None:
+    """``decision_notice_delivered`` for a chunk of notices delivered together (registered as its ``many``
+    variant): the same decisions start their effect, with the same data and events, as calling it on each
+    notice in turn would, in a few statements whatever the chunk's size."""
+    from notifications.models import Notice as NoticeModel
+
+    relevant = [n for n in notices if n.topic_type == DECISION_TOPIC]
+    quiet = [n for n in relevant if n.channel != "email"]
+    with_email: set[tuple[str, str]] = set()
+    if quiet:
+        with_email = set(
+            NoticeModel.objects.filter(
+                topic_type=DECISION_TOPIC,
+                topic_id__in={n.topic_id for n in quiet},
+                kind__in={n.kind for n in quiet},
+                channel="email",
+            ).values_list("topic_id", "kind")
+        )
+    starts = [
+        (n.topic_id, n.delivered_at or timezone.now(), str(n.pk))
+        for n in relevant
+        if n.channel == "email" or (n.topic_id, n.kind) not in with_email
+    ]
+    if starts:
+        decisions_effect_start_many(starts=starts, actor=SYSTEM)
+
+
+def decisions_effect_start_many(*, starts: list[tuple[Any, datetime, str]], actor: Any) -> list[Decision]:
+    """``decision_effect_start`` for many (decision id, delivered at, notice id), in order: the first start
+    of a decision counts, later ones find its effect started and change nothing. Returns the decisions
+    whose effect started or was scheduled."""
+    with transaction.atomic():
+        locked = {
+            str(d.pk): d
+            for d in Decision.objects.select_for_update(of=("self",))
+            .select_related("system", "subject", "recorded_by")
+            .filter(pk__in={decision_id for decision_id, _at, _notice in starts})
+        }
+        effective: list[Decision] = []
+        scheduled: list[Decision] = []
+        events: list[audit.PendingEvent] = []
+        for decision_id, delivered_at, notice_id in starts:
+            d = locked.get(str(decision_id))
+            if (
+                d is None
+                or not d.adverse
+                or d.status != Decision.Status.PENDING_NOTICE
+                or d.effective_at is not None
+            ):
+                continue
+            period = int(d.system.notice_period_days)
+            d.effective_at = delivered_at + timedelta(days=period)
+            data = {
+                "subject": d.subject.pseudonym,
+                "notice": notice_id,
+                "delivered_at": delivered_at.isoformat(),
+                "effective_at": d.effective_at.isoformat(),
+                "notice_period_days": period,
+            }
+            if period == 0:
+                d.status = Decision.Status.EFFECTIVE
+                effective.append(d)
+                events.append(
+                    audit.PendingEvent(actor=actor, action="decision.effective", target=d, data=data)
+                )
+            else:
+                scheduled.append(d)
+                events.append(
+                    audit.PendingEvent(actor=actor, action="decision.effect_scheduled", target=d, data=data)
+                )
+        # Each row has its own effective_at: one prepared UPDATE per row, sent together (core.bulk).
+        bulk.update_rows(Decision, effective, ["status", "effective_at"])
+        bulk.update_rows(Decision, scheduled, ["effective_at"])
+        audit.record_many(events)
+        _tell_integrator(effective, actor)
+    return effective + scheduled
 
 
 def decisions_make_due_effective(*, now: datetime | None = None, actor: Any = SYSTEM) -> int:

@@ -103,6 +103,8 @@ _WORDS: dict[str, dict[str, str]] = {
 
 def language_for(language: str | None) -> str:
     """The shipped language closest to ``language`` ("es-MX" -> "es"); English when none fits."""
+    if language in LANGUAGES:  # the common case, asked thousands of times per batch
+        return language
     base = (language or "").lower().split("-")[0].split("_")[0]
     return base if base in LANGUAGES else "en"
 

@@ -32,6 +32,7 @@ system's appeal window in the system's zone (core.clock), so a notice renders th
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import html
 import json
@@ -43,7 +44,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.template import engines
 
 from core import audit, clock
 from core.errors import ApplicationError
@@ -56,6 +56,7 @@ from decisions.explanations import (
     localized,
     render_explanation,
 )
+from notifications.rendering import template_renderer
 
 if TYPE_CHECKING:
     from decisions.models import Decision
@@ -513,15 +514,20 @@ def _expected_strings(name: str, value: Any, lang: str) -> list[str]:
 
 
 _TAG_RE = re.compile(r"<[^>]+>")
-_SPACE_RE = re.compile(r"\s+")
 
 
 def _flat(text: str) -> str:
-    return _SPACE_RE.sub(" ", text).strip()
+    """Whitespace runs as one space, trimmed: ``re.sub(r"\\s+", " ", text).strip()``, in C (``str.split()``
+    splits on exactly the characters ``\\s`` matches: both follow ``str.isspace``)."""
+    return " ".join(text.split())
 
 
 def _html_text(markup: str) -> str:
     return _flat(html.unescape(_TAG_RE.sub(" ", markup)))
+
+
+# The element strings repeat from notice to notice (phrases, labels, names): flatten each once.
+_flat_phrase = functools.lru_cache(maxsize=16384)(_flat)
 
 
 def uncovered_elements(rendered: RenderedNotice, elements: Mapping[str, Any]) -> list[str]:
@@ -530,27 +536,49 @@ def uncovered_elements(rendered: RenderedNotice, elements: Mapping[str, Any]) ->
     missing = []
     for name in required_elements(rendered.template_key, elements):
         for s in _expected_strings(name, elements.get(name), rendered.language):
-            if _flat(s) not in text or _flat(s) not in markup:
+            flat = _flat_phrase(s)
+            if flat not in text or flat not in markup:
                 missing.append(name)
                 break
     return missing
 
 
+Renderers = tuple[Callable[[Mapping[str, Any]], str], ...]
+
+
+def notice_renderers(template_key: str, language: str) -> Renderers:
+    """The subject, text and HTML templates of ``template_key`` in ``language``, compiled once
+    (notifications.rendering: the Django template language's exact output, without its per-call cost).
+    A batch looks them up once per template and language and renders every notice with them."""
+    template = TEMPLATES[template_key]
+    lang = language_for(language)
+    return tuple(template_renderer(template.file(lang, part)) for part in ("subject.txt", "txt", "html"))
+
+
+_BLANK_LINES_RE = re.compile(r"\n{3,}")
+
+
 def render_notice(
-    template_key: str, language: str, elements: Mapping[str, Any], decision_info: Mapping[str, Any]
+    template_key: str,
+    language: str,
+    elements: Mapping[str, Any],
+    decision_info: Mapping[str, Any],
+    renderers: Renderers | None = None,
 ) -> RenderedNotice:
-    """Subject, text and HTML of a notice from its elements. Refuses an incomplete notice (S13)."""
+    """Subject, text and HTML of a notice from its elements. Refuses an incomplete notice (S13).
+
+    ``renderers`` (from ``notice_renderers(template_key, language)``) saves looking the templates up again
+    for every notice of a batch."""
     missing = missing_elements(elements, template_key)
     if missing:
         raise NoticeIncomplete(missing, template_key=template_key)
     template = TEMPLATES[template_key]
     lang = language_for(language)
-    engine = engines["django"]
+    subject_of, text_of, html_of = renderers or notice_renderers(template_key, lang)
     ctx = _context(elements, lang, decision_info)
-    subject = _flat(engine.get_template(template.file(lang, "subject.txt")).render(ctx))
-    body_text = engine.get_template(template.file(lang, "txt")).render(ctx)
-    body_text = re.sub(r"\n{3,}", "\n\n", body_text).strip() + "\n"
-    body_html = engine.get_template(template.file(lang, "html")).render(ctx)
+    subject = _flat(subject_of(ctx))
+    body_text = _BLANK_LINES_RE.sub("\n\n", text_of(ctx)).strip() + "\n"
+    body_html = html_of(ctx)
     rendered = RenderedNotice(template.key, template.version, lang, subject, body_text, body_html)
     dropped = uncovered_elements(rendered, elements)
     if dropped:
@@ -568,10 +596,12 @@ def decision_info(decision: Decision, lang: str) -> dict[str, Any]:
     }
 
 
-def decision_notice_render(decision: Decision, language: str, way_in: WayIn) -> RenderedNotice:
+def decision_notice_render(
+    decision: Decision, language: str, way_in: WayIn, renderers: Renderers | None = None
+) -> RenderedNotice:
     lang = language_for(language)
     elements = notice_elements(decision, lang, way_in)
-    return render_notice(template_for(decision).key, lang, elements, decision_info(decision, lang))
+    return render_notice(template_for(decision).key, lang, elements, decision_info(decision, lang), renderers)
 
 
 # ---------------------------------------------------------------------------------------- compose
@@ -600,7 +630,11 @@ def _contact_email(decision: Decision) -> str:
 
 
 def decision_notices_compose(
-    *, decisions: Sequence[Any], actor: Any, access_codes: Mapping[Any, str] | None = None
+    *,
+    decisions: Sequence[Any],
+    actor: Any,
+    access_codes: Mapping[Any, str] | None = None,
+    loaded: bool = False,
 ) -> list[Any]:
     """Compose the decision notice for each decision, in the subject's language, for the portal inbox and
     (when an address is known) email, due ``system.notice_due_days`` after recording (S12).
@@ -610,18 +644,27 @@ def decision_notices_compose(
     A notice the completeness gate refuses is not written: the decision stays pending notice and a
     ``decision.notice_blocked`` audit event names what is missing, for staff to fix (S13).
     Returns the notices written.
+
+    ``loaded=True`` says the decisions carry everything already (system, version with its features,
+    outcome, subject with contact, explanation, and inputs and reasons as prefetched related objects), as
+    ``decision_record_many`` hands them over: nothing is read back. Otherwise they are loaded in a fixed
+    number of queries. Each template is looked up once per batch and language (``notice_renderers``).
     """
     from notifications.services import NoticeSpec, notice_create_many
 
     codes = {str(k): v for k, v in (access_codes or {}).items()}
     specs: list[Any] = []
     blocked: list[audit.PendingEvent] = []
-    for decision in _load(decisions):
+    renderers: dict[tuple[str, str], Renderers] = {}
+    for decision in list(decisions) if loaded else _load(decisions):
         lang = language_for(decision.subject.language)
         template = template_for(decision)
+        key = (template.key, lang)
+        if key not in renderers:
+            renderers[key] = notice_renderers(template.key, lang)
         try:
             rendered = decision_notice_render(
-                decision, lang, way_in_for(decision, codes.get(str(decision.pk), ""))
+                decision, lang, way_in_for(decision, codes.get(str(decision.pk), "")), renderers[key]
             )
         except NoticeIncomplete as exc:
             blocked.append(

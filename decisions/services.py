@@ -45,7 +45,7 @@ import json
 import logging
 import zoneinfo
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -57,7 +57,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from core import audit, clock
+from core import audit, bulk, clock
 from core.actors import as_actor
 from core.errors import (
     ApplicationError,
@@ -858,6 +858,8 @@ class _Bundle:
     reason_codes: dict[str, ReasonCode]
     outcomes: dict[str, Outcome]
     features_by_id: dict[int, Feature]
+    # Reason codes whose code or texts are generic (S6), checked once per batch rather than per item.
+    generic_codes: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -878,6 +880,8 @@ class _Accepted:
     supersedes: Decision | None = None
     decision: Decision | None = None
     access_code: str = ""
+    # The decision's inputs and reasons as inserted, for composing its notice without reading them back.
+    prefetched: dict[str, list[Any]] = field(default_factory=dict)
 
 
 _ITEM_KEYS = (
@@ -1316,7 +1320,7 @@ def _check_item(
             kind = "generic-reason" if policy.is_generic_reason(code) else "unknown-reason-code"
             errors.add(f"{path}.code", kind, f"'{code}' is not a reason code of {v} (S6).")
             continue
-        if policy.is_generic_reason(rc.code, rc.text.get("en", ""), rc.text.get("es", "")):
+        if rc.code in bundle.generic_codes:
             errors.add(f"{path}.code", "generic-reason", f"'{code}' is a generic reason (S6).")
             continue
         if code in seen_codes:
@@ -1437,6 +1441,11 @@ class _Catalogue:
                     reason_codes={rc.code: rc for rc in sv.reason_codes.all()},
                     outcomes={o.code: o for o in sv.outcomes.all()},
                     features_by_id={f.pk: f for f in features},
+                    generic_codes={
+                        rc.code
+                        for rc in sv.reason_codes.all()
+                        if policy.is_generic_reason(rc.code, rc.text.get("en", ""), rc.text.get("es", ""))
+                    },
                 )
         keys = {
             (self.systems[it["system"]].pk, it["external_id"])
@@ -1482,7 +1491,8 @@ def _subjects_for(accepted: list[_Accepted]) -> dict[tuple[int, str], Subject]:
             raise RetryLater(
                 "Could not register the people of this batch; try again.", code="subject-create-failed"
             )
-        Subject.objects.bulk_create(
+        bulk.insert_rows(
+            Subject,
             [
                 Subject(
                     system_id=sid,
@@ -1513,12 +1523,11 @@ def _subjects_for(accepted: list[_Accepted]) -> dict[tuple[int, str], Subject]:
         if data["language"] and data["language"] != subject.language and subject.erased_at is None:
             subject.language = data["language"]
             changed_subjects.append(subject)
-    if new_contacts:
-        SubjectContact.objects.bulk_create(new_contacts, ignore_conflicts=True)
-    if changed_contacts:
-        SubjectContact.objects.bulk_update(changed_contacts, ["name", "email"])
-    if changed_subjects:
-        Subject.objects.bulk_update(changed_subjects, ["language"])
+    # One statement each whatever the batch's size (core.bulk); a contact a concurrent batch wrote first
+    # is left as it is.
+    bulk.insert_rows(SubjectContact, new_contacts, ignore_conflicts=True)
+    bulk.update_rows(SubjectContact, changed_contacts, ["name", "email"])
+    bulk.update_rows(Subject, changed_subjects, ["language"])
     return subjects
 
 
@@ -1623,6 +1632,9 @@ def _insert(accepted: list[_Accepted], *, actor: Any, client: ApiClient | None, 
     subjects = _subjects_for(accepted)
     refs = _fresh_references(accepted)
     decisions = []
+    inputs: list[DecisionInput] = []
+    reasons: list[DecisionReason] = []
+    human: list[HumanInvolvement] = []
     for a, ref in zip(accepted, refs, strict=True):
         status, effective_at = _initial_status(a, now)
         snapshot = _inputs_snapshot(a)
@@ -1662,30 +1674,27 @@ def _insert(accepted: list[_Accepted], *, actor: Any, client: ApiClient | None, 
         a.access_code = access_code_issue(d)
         a.decision = d
         decisions.append(d)
-    Decision.objects.bulk_create(decisions)
-    DecisionInput.objects.bulk_create(
-        [
-            DecisionInput(decision=a.decision, feature=f, value=value, source=source, as_of=as_of)
-            for a in accepted
-            for f, value, source, as_of in a.inputs
-        ]
-    )
-    DecisionReason.objects.bulk_create(
-        [
-            DecisionReason(decision=a.decision, reason_code=rc, feature=f, rank=rank, weight=w)
-            for a in accepted
-            for rank, (rc, f, w) in enumerate(a.reasons, start=1)
-        ]
-    )
-    HumanInvolvement.objects.bulk_create(
-        [
-            HumanInvolvement(decision=a.decision, kind=h["kind"], by=h["by"], at=h["at"])
-            for a in accepted
-            for h in a.human
-        ]
-    )
+        a.prefetched = {
+            "inputs": [
+                DecisionInput(decision=d, feature=f, value=value, source=source, as_of=as_of)
+                for f, value, source, as_of in a.inputs
+            ],
+            "reasons": [
+                DecisionReason(decision=d, reason_code=rc, feature=f, rank=rank, weight=w)
+                for rank, (rc, f, w) in enumerate(a.reasons, start=1)
+            ],
+        }
+        inputs += a.prefetched["inputs"]
+        reasons += a.prefetched["reasons"]
+        human += [HumanInvolvement(decision=d, kind=h["kind"], by=h["by"], at=h["at"]) for h in a.human]
     explanations = [_explanation(a, a.decision) for a in accepted if a.decision is not None]
-    Explanation.objects.bulk_create(explanations)
+    # One statement per table (COPY on PostgreSQL: core.bulk). Ids of inputs, reasons and human steps
+    # are not read back; nothing below needs them.
+    bulk.insert_rows(Decision, decisions)
+    bulk.insert_rows(DecisionInput, inputs)
+    bulk.insert_rows(DecisionReason, reasons)
+    bulk.insert_rows(HumanInvolvement, human)
+    bulk.insert_rows(Explanation, explanations)
     for expl in explanations:
         expl.decision.explanation = expl  # the notice composer reads it without a query
     audit.record_many(
@@ -1713,21 +1722,40 @@ def _insert(accepted: list[_Accepted], *, actor: Any, client: ApiClient | None, 
     )
 
 
-def _compose_notices(ready: list[tuple[Decision, str]], actor: Any) -> None:
+def _compose_notices(
+    ready: list[tuple[Decision, str]], actor: Any, prefetched: dict[Any, dict[str, list[Any]]] | None = None
+) -> None:
     """Hand decisions and their plaintext access codes to the notice composer, in this transaction (outbox).
 
     ``decisions.notices.decision_notices_compose(decisions=[...], access_codes={id: code}, actor=...)``
     receives Decision instances whose system, version, outcome, subject (with its contact) and explanation
-    are already loaded. Decisions awaiting a human are composed when the human confirms them.
+    are already loaded. With ``prefetched`` (decision id -> {"inputs": [...], "reasons": [...]}, the rows
+    this batch just inserted) the composer reads nothing back: the rows are set as the decisions' prefetched
+    related objects for the composition, and taken away again after it (their ids were not read back, so
+    callers of the service must not meet them). Decisions awaiting a human are composed when the human
+    confirms them.
     """
     from decisions.notices import decision_notices_compose
 
-    if ready:
+    if not ready:
+        return
+    decisions = [d for d, _code in ready]
+    if prefetched is not None:
+        for d in decisions:
+            cache = d.__dict__.setdefault("_prefetched_objects_cache", {})
+            cache.update(prefetched[d.pk])
+    try:
         decision_notices_compose(
-            decisions=[d for d, _code in ready],
+            decisions=decisions,
             access_codes={d.pk: code for d, code in ready},
             actor=actor,
+            loaded=prefetched is not None,
         )
+    finally:
+        if prefetched is not None:
+            for d in decisions:
+                for name in prefetched[d.pk]:
+                    d._prefetched_objects_cache.pop(name, None)  # type: ignore[attr-defined]
 
 
 # ---- the service
@@ -1843,6 +1871,7 @@ def _process(
             if r.created and r.decision is not None and r.decision.status != Decision.Status.AWAITING_HUMAN
         ],
         actor,
+        prefetched={a.decision.pk: a.prefetched for a in accepted if a.decision is not None},
     )
     return results
 

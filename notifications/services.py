@@ -10,6 +10,7 @@ claims the notice, a delivered notice is never sent again, and one another worke
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,16 +19,18 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, Q, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from core import audit
+from core import audit, bulk
 from core.actors import SYSTEM
 from core.errors import NotFound, TransitionNotAllowed, ValidationFailed, field_error
 from notifications.channels import PermanentSendError, TransientSendError, channel_for
 from notifications.models import DeliveryAttempt, Notice
-from notifications.registry import delivered_handlers
+from notifications.registry import delivered_handlers, run_delivered_handlers
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +66,7 @@ def backoff(attempts: int) -> timedelta:
 
 # Queue this many ids per task message for big batches (bulk ingestion of 1,000 decisions).
 QUEUE_CHUNK = 200
-QUEUE_ONE_BY_ONE_UP_TO = 20
+QUEUE_ONE_BY_ONE_UP_TO = 1  # two or more go as chunks (deliver_notices), delivered together
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -182,15 +185,22 @@ def notice_create_many(*, specs: Sequence[NoticeSpec], actor: Any) -> list[Notic
         )
         for key, spec in unique.items()
     ]
-    new_ids = {row.pk for row in rows}
     keys = list(unique)
     with transaction.atomic():
-        # ON CONFLICT DO NOTHING: a concurrent composer with the same key wins, we return its row.
-        Notice.objects.bulk_create(rows, ignore_conflicts=True)
-        by_key: dict[str, Notice] = {}
-        for chunk in _chunks(keys, 500):
-            by_key.update({n.dedupe_key: n for n in Notice.objects.filter(dedupe_key__in=chunk)})
-        created = [by_key[k] for k in keys if by_key[k].pk in new_ids]
+        by_key = _notices_by_key(keys)
+        fresh = [row for row in rows if row.dedupe_key not in by_key]
+        try:
+            with transaction.atomic():  # a savepoint: a duplicate key leaves the caller's transaction usable
+                bulk.insert_rows(Notice, fresh)  # one COPY on PostgreSQL
+        except IntegrityError:
+            # A concurrent composer wrote one of these keys since we looked: insert the rest and keep its.
+            Notice.objects.bulk_create(fresh, ignore_conflicts=True)
+            by_key = _notices_by_key(keys)
+            fresh_ids = {row.pk for row in fresh}
+            created = [by_key[k] for k in keys if by_key[k].pk in fresh_ids]
+        else:
+            created = fresh
+            by_key.update((row.dedupe_key, row) for row in fresh)
         audit.record_many(
             audit.PendingEvent(
                 actor=actor,
@@ -205,6 +215,18 @@ def notice_create_many(*, specs: Sequence[NoticeSpec], actor: Any) -> list[Notic
         if created:
             transaction.on_commit(partial(queue_notice_delivery, [str(n.pk) for n in created]), robust=True)
     return [by_key[k] for k in keys]
+
+
+def _notices_by_key(keys: Sequence[str]) -> dict[str, Notice]:
+    """The notices that already have these dedupe keys, in one query whatever their number (the keys go
+    as one JSON parameter: no parameter limit, no per-key placeholders)."""
+    if connection.vendor == "postgresql":
+        keys_sql = "SELECT jsonb_array_elements_text(%s::jsonb)"
+    else:
+        keys_sql = "SELECT value FROM json_each(%s)"
+    # The SQL is one of the two constants above; the keys travel as a parameter.
+    found = Notice.objects.filter(dedupe_key__in=RawSQL(keys_sql, [json.dumps(list(keys))]))  # noqa: S611
+    return {n.dedupe_key: n for n in found}
 
 
 def notice_create(*, spec: NoticeSpec, actor: Any) -> Notice:
@@ -303,6 +325,25 @@ def notice_deliver(*, notice_id: Any, now: datetime | None = None) -> DeliveryRe
     return _finish_delivery(notice.pk, attempt)
 
 
+def _mark_delivered(notice: Notice, now: datetime) -> None:
+    """Set a sent notice's fields as delivered (in memory; the caller writes them)."""
+    notice.status = Notice.Status.DELIVERED
+    notice.delivered_at = notice.sent_at or now
+    notice.next_attempt_at = None
+    notice.sending_started_at = None
+    notice.last_error = ""
+    notice.needs_attention = False
+
+
+def _delivered_data(notice: Notice) -> dict[str, Any]:
+    return {
+        **_audit_data(notice),
+        "attempts": notice.attempts,
+        "delivered_at": notice.delivered_at.isoformat() if notice.delivered_at else None,
+        "late": notice.was_late,
+    }
+
+
 def _finish_delivery(notice_id: Any, attempt: DeliveryAttempt | None) -> DeliveryResult:
     now = timezone.now()
     try:
@@ -314,12 +355,7 @@ def _finish_delivery(notice_id: Any, attempt: DeliveryAttempt | None) -> Deliver
                 attempt.save(update_fields=["finished_at", "outcome"])
             if notice.status == Notice.Status.DELIVERED:
                 return DeliveryResult("delivered")
-            notice.status = Notice.Status.DELIVERED
-            notice.delivered_at = notice.sent_at or now
-            notice.next_attempt_at = None
-            notice.sending_started_at = None
-            notice.last_error = ""
-            notice.needs_attention = False
+            _mark_delivered(notice, now)
             notice.save(
                 update_fields=[
                     "status",
@@ -330,17 +366,7 @@ def _finish_delivery(notice_id: Any, attempt: DeliveryAttempt | None) -> Deliver
                     "needs_attention",
                 ]
             )
-            audit.record(
-                actor=SYSTEM,
-                action="notice.delivered",
-                target=notice,
-                data={
-                    **_audit_data(notice),
-                    "attempts": notice.attempts,
-                    "delivered_at": notice.delivered_at.isoformat(),
-                    "late": notice.was_late,
-                },
-            )
+            audit.record(actor=SYSTEM, action="notice.delivered", target=notice, data=_delivered_data(notice))
             for handler in delivered_handlers(notice.kind):
                 handler(notice)
     except Exception as exc:
@@ -361,6 +387,210 @@ def _finish_delivery(notice_id: Any, attempt: DeliveryAttempt | None) -> Deliver
             )
         return DeliveryResult("retry", retry_at)
     return DeliveryResult("delivered")
+
+
+def claim_many(model: Any, pks: Sequence[Any], now: datetime) -> list[Any]:
+    """``claim`` for many rows: one conditional UPDATE per 500 ids, answering the ids it claimed
+    (``RETURNING``, so no other worker's claim is ever mistaken for ours)."""
+    ops = connection.ops
+    table = ops.quote_name(model._meta.db_table)
+    pk_field = model._meta.pk
+    at = ops.adapt_datetimefield_value(now)
+    lease_cut = ops.adapt_datetimefield_value(now - sending_lease())
+    claimed: list[Any] = []
+    with connection.cursor() as cursor:
+        for chunk in _chunks(list(pks), 500):
+            ids = [pk_field.get_db_prep_value(pk, connection) for pk in chunk]
+            cursor.execute(
+                f"UPDATE {table} SET status = %s, sending_started_at = %s "  # noqa: S608 - names from the model
+                f"WHERE id IN ({', '.join(['%s'] * len(ids))}) AND ("
+                "(status = %s AND (next_attempt_at IS NULL OR next_attempt_at <= %s)) "
+                "OR (status = %s AND sending_started_at < %s)) RETURNING id",
+                ["sending", at, *ids, "pending", at, "sending", lease_cut],
+            )
+            claimed += [pk_field.to_python(row[0]) for row in cursor.fetchall()]
+    return claimed
+
+
+def notice_deliver_many(
+    *, notice_ids: Sequence[Any], now: datetime | None = None
+) -> dict[str, DeliveryResult]:
+    """Deliver a chunk of notices (a ``deliver_notices`` task): what ``notice_deliver`` does for each, with
+    the bookkeeping done for the whole chunk in a few statements. Answers each id's result.
+
+    The guarantees are ``notice_deliver``'s, notice by notice:
+    - one conditional UPDATE claims the chunk (``claim_many``); rows held by a live worker, not yet due,
+      delivered or failed are skipped, as one by one;
+    - every notice is sent outside any transaction, and a notice with an outside effect (email) has its
+      ``sent_at`` written the moment its channel accepted it, before the next is sent: the crash window in
+      which a message could go out twice stays one message wide. Only channels that send nothing (the
+      portal inbox) record ``sent_at`` with the delivery;
+    - failures are recorded per notice, as ``notice_deliver`` records them;
+    - the sent notices are then marked delivered, their attempts closed, their audit events written and
+      their delivered handlers run (the ``many`` variants where registered) in one transaction. If that
+      fails (a handler raising, say), each notice is finished on its own instead, exactly as
+      ``notice_deliver`` finishes one: a failing handler sends only its own notice back to pending, with
+      ``sent_at`` kept, so nothing is sent twice.
+    """
+    now = now or timezone.now()
+    order = [str(Notice._meta.pk.to_python(i)) for i in notice_ids]
+    results: dict[str, DeliveryResult] = dict.fromkeys(order, SKIPPED)
+    claimed = claim_many(Notice, notice_ids, now)
+    if not claimed:
+        return results
+    with transaction.atomic():
+        notices = {str(n.pk): n for n in Notice.objects.select_for_update().filter(pk__in=claimed)}
+        # Takeovers after a crash: the earlier attempts never finished.
+        DeliveryAttempt.objects.filter(notice_id__in=claimed, finished_at__isnull=True).update(
+            finished_at=now, outcome=DeliveryAttempt.Outcome.LOST, error="worker lost; lease expired"
+        )
+        to_send = [n for n in notices.values() if n.sent_at is None]
+        counts = dict(
+            DeliveryAttempt.objects.filter(notice_id__in=[n.pk for n in to_send])
+            .values_list("notice_id")
+            .annotate(n=Count("id"))
+            .values_list("notice_id", "n")
+        )
+        attempts = {
+            a.notice_id: a
+            for a in DeliveryAttempt.objects.bulk_create(
+                [DeliveryAttempt(notice=n, number=counts.get(n.pk, 0) + 1, started_at=now) for n in to_send]
+            )
+        }
+        Notice.objects.filter(pk__in=[n.pk for n in to_send]).update(attempts=F("attempts") + 1)
+        for n in to_send:
+            n.attempts += 1
+
+    sent: list[tuple[Notice, DeliveryAttempt | None]] = []
+    quiet: list[Notice] = []  # sent through a channel that sends nothing: sent_at recorded with delivery
+    with _Connections() as connections:
+        for key in order:
+            notice = notices.get(key)
+            if notice is None:
+                continue
+            attempt = attempts.get(notice.pk)
+            token = notice.sending_started_at
+            if notice.sent_at is None:
+                try:
+                    channel = channel_for(notice.channel)
+                    connections.send(channel, notice)
+                except PermanentSendError as exc:
+                    results[key] = _record_failure(notice, attempt, token, str(exc), permanent=True)
+                    continue
+                except TransientSendError as exc:
+                    results[key] = _record_failure(notice, attempt, token, str(exc), permanent=False)
+                    continue
+                except Exception as exc:  # unexpected: retried as transient, bounded by max_attempts
+                    logger.exception("unexpected error sending notice %s", notice.pk)
+                    results[key] = _record_failure(
+                        notice, attempt, token, f"{type(exc).__name__}: {exc}", permanent=False
+                    )
+                    continue
+                if getattr(channel, "sends_nothing", False):
+                    quiet.append(notice)
+                else:
+                    notice.sent_at = timezone.now()
+                    Notice.objects.filter(pk=notice.pk).update(sent_at=notice.sent_at)
+            sent.append((notice, attempt))
+    if not sent:
+        return results
+    quiet_sent_at = timezone.now()
+    try:
+        results.update(_finish_deliveries(sent, quiet, quiet_sent_at))
+    except Exception:
+        logger.exception("finishing %d deliveries together failed; finishing them one by one", len(sent))
+        if quiet:
+            Notice.objects.filter(pk__in=[n.pk for n in quiet], sent_at__isnull=True).update(
+                sent_at=quiet_sent_at
+            )
+        for notice, attempt in sent:
+            results[str(notice.pk)] = _finish_delivery(notice.pk, attempt)
+    return results
+
+
+class _Connections:
+    """Email connections a chunk's sends share (one SMTP session instead of one per message): opened on
+    first use, dropped after any failed send (the next send opens a fresh one), closed at the end."""
+
+    def __init__(self) -> None:
+        self.email: Any = None
+
+    def __enter__(self) -> _Connections:
+        return self
+
+    def send(self, channel: Any, notice: Notice) -> None:
+        open_connection = getattr(channel, "open_connection", None)
+        if open_connection is None:
+            channel.send(notice)
+            return
+        if self.email is None:
+            self.email = open_connection()
+        try:
+            channel.send(notice, connection=self.email)
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.email is not None:
+            try:
+                self.email.close()
+            except Exception:  # a connection that broke may fail to close: it is dropped all the same
+                logger.warning("could not close an email connection", exc_info=True)
+            self.email = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _finish_deliveries(
+    sent: list[tuple[Notice, DeliveryAttempt | None]], quiet: list[Notice], quiet_sent_at: datetime
+) -> dict[str, DeliveryResult]:
+    """``_finish_delivery`` for a chunk, in one transaction (see ``notice_deliver_many``)."""
+    now = timezone.now()
+    ids = [n.pk for n, _a in sent]
+    with transaction.atomic():
+        current = {
+            n.pk: n
+            for n in Notice.objects.select_for_update().filter(pk__in=ids).only("id", "status", "sent_at")
+        }
+        DeliveryAttempt.objects.filter(pk__in=[a.pk for _n, a in sent if a is not None]).update(
+            finished_at=now, outcome=DeliveryAttempt.Outcome.DELIVERED
+        )
+        if quiet:
+            Notice.objects.filter(pk__in=[n.pk for n in quiet], sent_at__isnull=True).update(
+                sent_at=quiet_sent_at
+            )
+        quiet_ids = {n.pk for n in quiet}
+        done = []
+        for notice, _attempt in sent:
+            row = current.get(notice.pk)
+            if row is None or row.status == Notice.Status.DELIVERED:
+                continue  # delivered meanwhile (or gone): nothing more to record, as one by one
+            if notice.sent_at is None:
+                notice.sent_at = row.sent_at or (quiet_sent_at if notice.pk in quiet_ids else None)
+            _mark_delivered(notice, now)
+            done.append(notice)
+        Notice.objects.filter(pk__in=[n.pk for n in done]).update(
+            status=Notice.Status.DELIVERED,
+            delivered_at=Coalesce(F("sent_at"), Value(now)),
+            next_attempt_at=None,
+            sending_started_at=None,
+            last_error="",
+            needs_attention=False,
+        )
+        audit.record_many(
+            audit.PendingEvent(
+                actor=SYSTEM, action="notice.delivered", target=notice, data=_delivered_data(notice)
+            )
+            for notice in done
+        )
+        by_kind: dict[str, list[Notice]] = {}
+        for notice in done:
+            by_kind.setdefault(notice.kind, []).append(notice)
+        for kind, notices in by_kind.items():
+            run_delivered_handlers(kind, notices)
+    return {str(n.pk): DeliveryResult("delivered") for n, _a in sent}
 
 
 def _record_failure(

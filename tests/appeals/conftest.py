@@ -18,6 +18,7 @@ from core.actors import Actor
 from core.models import ApiClient, AuditEvent, User
 from decisions.models import Decision, DecisionSystem, SystemVersion
 from notifications.models import Notice, WebhookEndpoint, WebhookMessage
+from notifications.webhooks import generate_secret
 from tests.factories import ApiClientFactory, live_system, recorded_decision, reviewer
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -78,7 +79,7 @@ def make_world(**system_fields: Any) -> World:
     )
     system, version = live_system(api_clients=[client], **system_fields)
     endpoint = WebhookEndpoint.objects.create(
-        client=client, url="https://integrator.example/hooks", secret="whsec_x"
+        client=client, url="https://integrator.example/hooks", secret=generate_secret()
     )
     queue = services.queue_for_system(system)
     alice, bob, carol = reviewer(staff_ref="EMP-ALICE"), reviewer(staff_ref="EMP-BOB"), reviewer()

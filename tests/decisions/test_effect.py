@@ -17,6 +17,7 @@ from decisions.tasks import make_due_decisions_effective
 from notifications.models import Notice, WebhookEndpoint, WebhookMessage
 from notifications.registry import delivered_handlers
 from notifications.services import notice_deliver
+from notifications.webhooks import generate_secret
 from tests.decisions.builders import make_decision, make_system
 
 pytestmark = pytest.mark.django_db
@@ -156,7 +157,7 @@ def test_a_favourable_decision_is_left_as_it_was() -> None:
 def test_the_integrator_is_told_when_the_decision_takes_effect() -> None:
     client = ApiClient.objects.create(name="bank")
     endpoint = WebhookEndpoint.objects.create(
-        client=client, url="https://bank.example/hooks", secret="whsec_x"
+        client=client, url="https://bank.example/hooks", secret=generate_secret()
     )
     decision, code = make_decision()
     Decision.objects.filter(pk=decision.pk).update(recorded_by=client)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("review/claim-next/", apis.ReviewClaimNextApi.as_view(), name="review-claim-next"),
     path("review/appeals/<uuid:pk>/release/", apis.ReviewReleaseApi.as_view(), name="review-release"),
     path("review/appeals/<uuid:pk>/reassign/", apis.ReviewReassignApi.as_view(), name="review-reassign"),
+    path("review/appeals/<uuid:pk>/triage/", apis.ReviewTriageApi.as_view(), name="review-triage"),
     path(
         "review/appeals/<uuid:pk>/open-evidence/",
         apis.ReviewOpenEvidenceApi.as_view(),

@@ -580,6 +580,40 @@ class ReviewReleaseApi(_ReviewStep):
         return _detail(request, a)
 
 
+class ReviewTriageApi(_ReviewStep):
+    """Accept a late appeal for good cause (it is queued, the stay applies as for an appeal in time) or
+    refuse it as inadmissible (S17). Reasons are required either way: the person reads them."""
+
+    @extend_schema_serializer(component_name="ReviewTriageIn")
+    class InputSerializer(serializers.Serializer):
+        accept = serializers.BooleanField(help_text="True: good cause, queue it. False: refuse it.")
+        # Blank is let through so the service's refusal (422, field "reasons") is the one answer.
+        reasons = serializers.CharField(max_length=20000, required=False, allow_blank=True, default="")
+
+    @extend_schema_serializer(component_name="ReviewTriageOut")
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.UUIDField()
+        reference = serializers.CharField()
+        status = serializers.CharField()
+        late = serializers.BooleanField()
+        triage_reasons = serializers.CharField()
+        triaged_at = serializers.DateTimeField()
+
+    @extend_schema(
+        operation_id="review_triage",
+        tags=[TAG_REVIEW],
+        summary="Accept or refuse a late appeal (S17)",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **problem_responses(400, 401, 403, 404, 409, 415, 422)},
+    )
+    def post(self, request: Request, pk: Any) -> Response:
+        data = _input(self, request)
+        a = services.appeal_triage_late(
+            appeal=_appeal(request, pk), accept=data["accept"], reasons=data["reasons"], actor=_user(request)
+        )
+        return Response(self.OutputSerializer(a).data)
+
+
 class ReviewReassignApi(_ReviewStep):
     @extend_schema_serializer(component_name="ReviewReassignIn")
     class InputSerializer(serializers.Serializer):

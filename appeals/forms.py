@@ -183,3 +183,27 @@ class ReassignForm(ReviewForm):
     def __init__(self, *args: Any, reviewers: Sequence[tuple[int, str]] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["to"].choices = [("", "Choose a reviewer"), *reviewers]  # type: ignore[attr-defined]
+
+
+class TriageForm(ReviewForm):
+    """A late appeal (S17): accept it for good cause or refuse it as inadmissible, with reasons either way
+    (the service says so when they are missing, so the page and the API give the same refusal)."""
+
+    id_prefix = "triage"
+    service_fields = {"reasons": "reasons"}
+
+    accept = forms.TypedChoiceField(
+        label="Is there good cause for the delay?",
+        choices=[
+            ("yes", "Yes, accept the appeal for good cause"),
+            ("no", "No, refuse it as inadmissible"),
+        ],
+        coerce=lambda v: v == "yes",
+        widget=forms.RadioSelect,
+    )
+    reasons = forms.CharField(
+        label="Your reasons (the person will read them)",
+        required=False,
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )

@@ -19,4 +19,5 @@ urlpatterns = [
     path("appeals/<uuid:appeal_id>/messages/", views.post_message, name="message"),
     path("appeals/<uuid:appeal_id>/release/", views.release, name="release"),
     path("appeals/<uuid:appeal_id>/reassign/", views.reassign, name="reassign"),
+    path("appeals/<uuid:appeal_id>/triage/", views.triage, name="triage"),
 ]

@@ -313,6 +313,33 @@ def _filtered(staff: Staff, f: dict[str, Any]) -> QuerySet[Appeal]:
     return _with_list_data(qs).order_by(*selectors.ordering_for(Queue.Ordering.DOCKET))
 
 
+@dataclass
+class LateRow:
+    appeal: Appeal
+    days_late: int
+
+
+def may_triage(staff: Staff) -> bool:
+    """Who ``services.appeal_triage_late`` lets decide a late appeal (S17): reviewers and supervisors,
+    never an auditor."""
+    return staff.can_act and (staff.reviewer or staff.supervisor)
+
+
+def _late_rows(staff: Staff) -> list[LateRow]:
+    """Late appeals that wait for a person to accept or refuse them (S17), oldest filed first."""
+    late = (
+        visible_appeals(staff)
+        .filter(status=State.SUBMITTED, late=True, triaged_at__isnull=True)
+        .select_related("decision", "decision__system")
+        .order_by("filed_at")
+    )
+    rows = []
+    for a in late:
+        filed_on = clock.local_date(a.filed_at, a.decision.system.time_zone)
+        rows.append(LateRow(a, max((filed_on - a.appeal_deadline).days, 0)))
+    return rows
+
+
 @require_GET
 @staff_page
 def review_home(request: HttpRequest) -> HttpResponse:
@@ -336,6 +363,8 @@ def review_home(request: HttpRequest) -> HttpResponse:
     if request.htmx and request.htmx.target == "appeal-list":  # type: ignore[attr-defined]
         return render(request, "appeals/review/_appeal_list.html", context)
     context["queues"] = queues
+    if may_triage(staff):
+        context["late"] = _late_rows(staff)
     if staff.reviewer:
         context["claims"] = _rows(_with_list_data(selectors.reviewer_claims(staff.user)))
         context["second"] = _rows(_with_list_data(selectors.second_review_queue(staff.user))[:20])
@@ -493,6 +522,7 @@ def _case_forms(
         "message_form": forms.MessageForm(),
         "release_form": forms.ReleaseForm(),
         "reassign_form": forms.ReassignForm(reviewers=reviewers),
+        "triage_form": forms.TriageForm(),
     }
 
 
@@ -558,6 +588,10 @@ def _render_case(
                 State.AWAITING_SECOND_REVIEW,
             ),
             "show_message": staff.can_act and open_ and (claimant or staff.supervisor),
+            "show_triage": may_triage(staff)
+            and appeal.late
+            and status_ == State.SUBMITTED
+            and appeal.triaged_at is None,
             "can_open": staff.can_act and (claimant or staff.supervisor or staff.reviewer),
             "first_review": next(
                 (r for r in case["reviews"] if r.stage == Review.Stage.FIRST and r.decided_at), None
@@ -774,3 +808,19 @@ def reassign(request: HttpRequest, appeal_id: UUID) -> HttpResponse:
         return services.review_reassign(appeal=a, to=to, actor=staff.user, reason=c["reason"])
 
     return _act(request, appeal_id, "reassign_form", make, call, "The case was given to another reviewer.")
+
+
+@staff_action
+def triage(request: HttpRequest, appeal_id: UUID) -> HttpResponse:
+    """Accept a late appeal for good cause or refuse it as inadmissible (S17)."""
+    staff = staff_of(request)
+    return _act(
+        request,
+        appeal_id,
+        "triage_form",
+        lambda a, kw: forms.TriageForm(**kw),
+        lambda a, c: services.appeal_triage_late(
+            appeal=a, accept=c["accept"], reasons=c["reasons"], actor=staff.user
+        ),
+        "Your triage is recorded and the person is told.",
+    )

@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from django.db import connection, models
@@ -39,9 +40,10 @@ _PLAIN = (str, int, bool, type(None), uuid.UUID, Decimal, dt.date, dt.datetime)
 def _converter(field: models.Field[Any, Any]) -> Callable[[Any], Any]:
     if isinstance(field, models.JSONField):
         encoder = field.encoder
+        adapt = connection.ops.adapt_json_value  # looked up once: the connection is a proxy
 
         def json_value(value: Any) -> Any:
-            return None if value is None else connection.ops.adapt_json_value(value, encoder)
+            return None if value is None else adapt(value, encoder)
 
         return json_value
     if connection.vendor == "postgresql":
@@ -86,22 +88,24 @@ def _as_date(value: Any) -> Any:
     raise TypeError(f"not a date: {value!r}")
 
 
-_BINARY: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "uuid": ("uuid", _as(uuid.UUID, lambda v: uuid.UUID(str(v)))),
-    "varchar": ("varchar", _as(str, str)),
-    "text": ("text", _as(str, str)),
-    "smallint": ("int2", _as(int, int)),
-    "integer": ("int4", _as(int, int)),
-    "bigint": ("int8", _as(int, int)),
-    "boolean": ("bool", _as(bool, bool)),
-    "numeric": ("numeric", _as(Decimal, lambda v: Decimal(str(v)))),
-    "timestamp with time zone": ("timestamptz", _as_datetime),
-    "date": ("date", _as_date),
-    "jsonb": ("jsonb", lambda v: v),  # already psycopg's Jsonb wrapper (or None)
+_BINARY: dict[str, tuple[str, type | None, Callable[[Any], Any]]] = {
+    "uuid": ("uuid", uuid.UUID, _as(uuid.UUID, lambda v: uuid.UUID(str(v)))),
+    "varchar": ("varchar", str, _as(str, str)),
+    "text": ("text", str, _as(str, str)),
+    "smallint": ("int2", int, _as(int, int)),
+    "integer": ("int4", int, _as(int, int)),
+    "bigint": ("int8", int, _as(int, int)),
+    "boolean": ("bool", bool, _as(bool, bool)),
+    "numeric": ("numeric", Decimal, _as(Decimal, lambda v: Decimal(str(v)))),
+    "timestamp with time zone": ("timestamptz", dt.datetime, _as_datetime),
+    "date": ("date", dt.date, _as_date),
+    "jsonb": ("jsonb", None, lambda v: v),  # already psycopg's Jsonb wrapper (or None)
 }
 
 
-def _binary_types(fields: Sequence[models.Field[Any, Any]]) -> list[tuple[str, Callable[[Any], Any]]] | None:
+def _binary_types(
+    fields: Sequence[models.Field[Any, Any]],
+) -> list[tuple[str, type | None, Callable[[Any], Any]]] | None:
     """The binary COPY type and coercion of each field, or None when one is of a type not listed."""
     out = []
     for field in fields:
@@ -110,6 +114,32 @@ def _binary_types(fields: Sequence[models.Field[Any, Any]]) -> list[tuple[str, C
             return None
         out.append(_BINARY[db_type])
     return out
+
+
+_UNCHANGED = frozenset({str, int, bool, uuid.UUID, Decimal, dt.date, type(None)})
+
+
+def _prepared(values: list[Any], field: models.Field[Any, Any]) -> list[Any]:
+    """The column's values as ``_converter(field)`` prepares them. On PostgreSQL most columns hold only
+    values it passes through unchanged: then one pass of type checks replaces a call per value."""
+    if connection.vendor == "postgresql" and not isinstance(field, models.JSONField):
+        kinds = {type(v) for v in values}
+        if kinds <= _UNCHANGED:
+            return values
+        aware = kinds <= {dt.datetime, type(None)} and all(v is None or v.tzinfo is not None for v in values)
+        if aware and not (
+            isinstance(field, models.DateField) and not isinstance(field, models.DateTimeField)
+        ):
+            return values
+    convert = _converter(field)
+    return [convert(v) for v in values]
+
+
+def _coerced(values: list[Any], kind: type | None, coerce: Callable[[Any], Any]) -> list[Any]:
+    """The column's values as the binary COPY type wants them (unchanged when they already are)."""
+    if kind is None or {type(v) for v in values} <= {kind, type(None)}:
+        return values
+    return [coerce(v) for v in values]
 
 
 def _fields(model: type[models.Model], objs: Sequence[models.Model]) -> list[models.Field[Any, Any]]:
@@ -152,24 +182,30 @@ def insert_rows(
     relations = [f for f in fields if f.is_relation]
     auto = [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
     pk = model._meta.pk
-    fill_pk = pk is not None and pk.has_default()
-    for obj in objs:
-        if fill_pk and obj.pk is None:
-            obj.pk = pk.get_default()
-        if relations:
-            _prepare(obj, relations)
-        for field in auto:
+    if pk is not None and pk.has_default():
+        for obj in objs:
+            if obj.pk is None:
+                obj.pk = pk.get_default()
+    for field in relations:  # only rows whose key is unset can need their related object's
+        for obj in objs:
+            if getattr(obj, field.attname) is None:
+                _prepare(obj, [field])
+    for field in auto:
+        for obj in objs:
             field.pre_save(obj, True)
-    converters = [_converter(f) for f in fields]
-    attnames = [f.attname for f in fields]
-    rows = [
-        tuple(convert(getattr(obj, name)) for convert, name in zip(converters, attnames, strict=True))
-        for obj in objs
-    ]
+    copy_binary = not ignore_conflicts and connection.vendor == "postgresql"
+    binary = _binary_types(fields) if copy_binary else None
+    columns_values = []
+    for i, field in enumerate(fields):
+        column = _prepared(list(map(attrgetter(field.attname), objs)), field)
+        if binary is not None:
+            column = _coerced(column, binary[i][1], binary[i][2])
+        columns_values.append(column)
+    rows = list(zip(*columns_values, strict=True))
     table = connection.ops.quote_name(model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     with connection.cursor() as cursor:
-        if ignore_conflicts or connection.vendor != "postgresql":
+        if not copy_binary:
             placeholders = ", ".join(["%s"] * len(fields))
             conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
             cursor.executemany(
@@ -177,16 +213,12 @@ def insert_rows(
                 rows,
             )
         else:
-            binary = _binary_types(fields)
-            if binary is not None:
-                coerce = [c for _type, c in binary]
-                rows = [tuple(c(v) for c, v in zip(coerce, row, strict=True)) for row in rows]
             sql = f"COPY {table} ({columns}) FROM STDIN" + (" (FORMAT BINARY)" if binary else "")
             log = cursor.debug_sql(sql) if hasattr(cursor, "debug_sql") else nullcontext()
             # wrap_database_errors: a duplicate key is django.db.IntegrityError, as from any other query.
             with log, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
                 if binary is not None:
-                    copy.set_types([pg_type for pg_type, _coerce in binary])
+                    copy.set_types([pg_type for pg_type, _kind, _coerce in binary])
                 for row in rows:
                     copy.write_row(row)
     if not ignore_conflicts:  # skipped rows are not in the database: their instances stay unsaved

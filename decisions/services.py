@@ -901,7 +901,12 @@ _ITEM_KEYS = (
 )
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _canonical(value: Any) -> Any:
+    if type(value) in _SCALARS:  # the common case first; these are returned as they are below too
+        return value
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")
     if isinstance(value, datetime):

@@ -33,6 +33,7 @@ written to probe each construct.
 
 from __future__ import annotations
 
+import functools
 import html
 import weakref
 from collections.abc import Callable, Mapping
@@ -169,7 +170,8 @@ _RUNTIME = {
     "_M": _M,
     "_lk": _lk,
     "_val": _val,
-    "_esc": html.escape,
+    # Notices repeat most of their strings (phrases, names, labels): escape each once.
+    "_esc": functools.lru_cache(maxsize=16384)(html.escape),
     "_forloop_parent": _forloop_parent,
     "_unpack": _unpack,
 }

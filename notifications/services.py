@@ -104,12 +104,16 @@ class NoticeSpec:
         )
 
 
+_KINDS = frozenset(Notice.Kind.values)  # (``.values`` builds a new list on every use)
+_CHANNELS = frozenset(Notice.Channel.values)
+
+
 def _spec_errors(spec: NoticeSpec, index: int) -> list[dict[str, Any]]:
     errors = []
     where = f"specs[{index}]"
-    if spec.kind not in Notice.Kind.values:
+    if spec.kind not in _KINDS:
         errors.append(field_error(f"{where}.kind", "invalid-kind", f"Unknown notice kind {spec.kind!r}."))
-    if spec.channel not in Notice.Channel.values:
+    if spec.channel not in _CHANNELS:
         errors.append(
             field_error(f"{where}.channel", "invalid-channel", f"Unknown channel {spec.channel!r}.")
         )

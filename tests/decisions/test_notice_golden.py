@@ -182,3 +182,26 @@ def test_the_batch_path_stores_notices_exactly_as_before(slug: str, fixed_way_in
         )
         digests.append(digest(email.subject, email.body_text, email.body_html))
     assert digests == BATCH[slug]
+
+
+# --------------------------------------------------------------------------------- the payload hash
+
+
+def test_the_canonical_hash_of_a_payload_is_what_it_was() -> None:
+    """Idempotency compares this hash with the one stored when the decision was first recorded: a faster
+    canonical form must hash every payload exactly as before (digest recorded from the earlier code)."""
+    item = {
+        "system": "credit-limit",
+        "score": Decimal("512.5000"),
+        "n": 3,
+        "f": 0.52,
+        "flag": True,
+        "none": None,
+        "decided_at": dt.datetime(2027, 3, 4, 11, 30, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+        "as_of": dt.date(2027, 3, 1),
+        "inputs": [{"feature": "x", "value": [1, "two", {"k": Decimal("1E+2")}]}],
+        "tuple": ("a", 1),
+        7: "int key",
+        "ñ": "é",
+    }
+    assert svc.canonical_hash(item) == "7bb47c14aaeaf13d34a94cf3cbb8b721f8aaab6baeabf6f310de04befcb6f34d"

@@ -53,16 +53,16 @@ def _webhook_payload(d: Decision) -> dict[str, Any]:
 
 
 def _tell_integrator(decisions: list[Decision], actor: Any) -> None:
-    from notifications.webhooks import webhook_emit
+    from notifications.webhooks import webhook_emit_many
 
-    for d in decisions:
-        if d.recorded_by_id is not None and d.recorded_by is not None:
-            webhook_emit(
-                client=d.recorded_by,
-                event_type="decision.effective",
-                payload=_webhook_payload(d),
-                actor=actor,
-            )
+    webhook_emit_many(
+        events=[
+            (d.recorded_by, "decision.effective", _webhook_payload(d))
+            for d in decisions
+            if d.recorded_by_id is not None and d.recorded_by is not None
+        ],
+        actor=actor,
+    )
 
 
 def decision_effect_start(

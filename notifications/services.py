@@ -494,7 +494,7 @@ def notice_deliver_many(
                     quiet.append(notice)
                 else:
                     notice.sent_at = timezone.now()
-                    Notice.objects.filter(pk=notice.pk).update(sent_at=notice.sent_at)
+                    _record_sent(notice)
             sent.append((notice, attempt))
     if not sent:
         return results
@@ -510,6 +510,21 @@ def notice_deliver_many(
         for notice, attempt in sent:
             results[str(notice.pk)] = _finish_delivery(notice.pk, attempt)
     return results
+
+
+def _record_sent(notice: Notice) -> None:
+    """Write ``sent_at`` at once, in its own autocommit statement: the channel accepted the message, so no
+    later attempt may send it again. Plain SQL: this runs once per email of a chunk."""
+    pk = Notice._meta.pk
+    assert pk is not None  # noqa: S101
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Notice._meta.db_table} SET sent_at = %s WHERE id = %s",  # noqa: S608 - the model's table
+            [
+                connection.ops.adapt_datetimefield_value(notice.sent_at),
+                pk.get_db_prep_value(notice.pk, connection),
+            ],
+        )
 
 
 class _Connections:

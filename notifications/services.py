@@ -399,6 +399,7 @@ def claim_many(model: Any, pks: Sequence[Any], now: datetime) -> list[Any]:
     ops = connection.ops
     table = ops.quote_name(model._meta.db_table)
     pk_field = model._meta.pk
+    pk_column = ops.quote_name(pk_field.column)
     at = ops.adapt_datetimefield_value(now)
     lease_cut = ops.adapt_datetimefield_value(now - sending_lease())
     claimed: list[Any] = []
@@ -407,9 +408,9 @@ def claim_many(model: Any, pks: Sequence[Any], now: datetime) -> list[Any]:
             ids = [pk_field.get_db_prep_value(pk, connection) for pk in chunk]
             cursor.execute(
                 f"UPDATE {table} SET status = %s, sending_started_at = %s "  # noqa: S608 - names from the model
-                f"WHERE id IN ({', '.join(['%s'] * len(ids))}) AND ("
+                f"WHERE {pk_column} IN ({', '.join(['%s'] * len(ids))}) AND ("
                 "(status = %s AND (next_attempt_at IS NULL OR next_attempt_at <= %s)) "
-                "OR (status = %s AND sending_started_at < %s)) RETURNING id",
+                f"OR (status = %s AND sending_started_at < %s)) RETURNING {pk_column}",
                 ["sending", at, *ids, "pending", at, "sending", lease_cut],
             )
             claimed += [pk_field.to_python(row[0]) for row in cursor.fetchall()]
@@ -519,7 +520,7 @@ def _record_sent(notice: Notice) -> None:
     assert pk is not None  # noqa: S101
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {Notice._meta.db_table} SET sent_at = %s WHERE id = %s",  # noqa: S608 - the model's table
+            f"UPDATE {Notice._meta.db_table} SET sent_at = %s WHERE {pk.column} = %s",  # noqa: S608 - the model's
             [
                 connection.ops.adapt_datetimefield_value(notice.sent_at),
                 pk.get_db_prep_value(notice.pk, connection),

@@ -87,6 +87,7 @@ def assert_no_external_requests(page: Page) -> None:
 
 def assert_stylesheets_loaded(page: Page) -> int:
     """Every ``<link rel=stylesheet>`` on the page loaded and has rules; answers how many there are."""
+    page.wait_for_load_state("load")  # judge the page once it has loaded, not while a sheet is in flight
     sheets: list[dict[str, Any]] = page.evaluate(
         """() => [...document.querySelectorAll('link[rel~="stylesheet"]')].map((link) => {
             let rules = -1;

@@ -49,6 +49,9 @@ def sign_in(page: Page, live_server: LiveServer, w: World) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("My queues")
+    # The heading can show before the stylesheet and the deferred shortcuts script are in: wait for them,
+    # as a person's first key press would on a slow machine.
+    page.wait_for_load_state("load")
 
 
 def test_a_reviewer_signs_in_presses_next_case_opens_everything_and_overturns(

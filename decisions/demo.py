@@ -1451,11 +1451,12 @@ def ensure_demo_webhooks(report: SeedReport) -> None:
         client = ApiClient.objects.filter(name=f"Demo integrator ({spec.slug})").first()
         if client is None or WebhookEndpoint.objects.filter(client=client).exists():
             continue
-        endpoint, _secret = webhook_endpoint_create(
-            client=client, url=f"{settings.SITE_URL}/", actor=ACTOR, description="Demo integrator receiver"
+        webhook_endpoint_create(
+            client=client,
+            url=f"{settings.SITE_URL}/staff/outbox/demo-integrator/{client.pk}/",
+            actor=ACTOR,
+            description="Demo integrator receiver",
         )
-        endpoint.url = f"{settings.SITE_URL}/staff/outbox/demo-integrator/{endpoint.pk}/"
-        endpoint.save(update_fields=["url"])
     report.try_this.append(
         "After an overturn, see the signed webhook the integrator received (delivered, 204 after its "
         f"signature was checked): {settings.SITE_URL}/admin/notifications/webhookmessage/"

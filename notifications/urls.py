@@ -11,5 +11,5 @@ urlpatterns = [
     path("<uuid:notice_id>/", views.outbox_detail, name="outbox-detail"),
     path("<uuid:notice_id>/retry/", views.outbox_retry, name="outbox-retry"),
     path("<uuid:notice_id>/resolve/", views.outbox_resolve, name="outbox-resolve"),
-    path("demo-integrator/<int:endpoint_id>/", views.demo_integrator_receiver, name="demo-integrator"),
+    path("demo-integrator/<int:client_id>/", views.demo_integrator_receiver, name="demo-integrator"),
 ]

@@ -208,7 +208,7 @@ def webhook_signature_valid(endpoint: Any, headers: Any, body: bytes, *, now: fl
 
 @csrf_exempt
 @require_POST
-def demo_integrator_receiver(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+def demo_integrator_receiver(request: HttpRequest, client_id: int) -> HttpResponse:
     """Where the demo's integrators' webhooks go (``make run`` only: off unless DEBUG or
     CONTESTABLE_DEMO_RECEIVER). It answers 204 to a correctly signed message and 401 otherwise, so the
     message's delivery log in the admin shows what a real integrator would have accepted."""
@@ -218,9 +218,9 @@ def demo_integrator_receiver(request: HttpRequest, endpoint_id: int) -> HttpResp
 
     if not getattr(settings, "CONTESTABLE_DEMO_RECEIVER", settings.DEBUG):
         raise Http404
-    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, active=True).first()
-    if endpoint is None:
+    endpoints = list(WebhookEndpoint.objects.filter(client_id=client_id, active=True))
+    if not endpoints:
         raise Http404
-    if not webhook_signature_valid(endpoint, request.headers, request.body):
+    if not any(webhook_signature_valid(e, request.headers, request.body) for e in endpoints):
         return HttpResponse(status=401)
     return HttpResponse(status=204)

@@ -36,7 +36,7 @@ def _signed(endpoint: WebhookEndpoint, body: bytes, msg_id: str = "msg_1", at: i
 @override_settings(CONTESTABLE_DEMO_RECEIVER=True)
 def test_the_receiver_accepts_a_correctly_signed_message_and_refuses_a_tampered_one(client: Client) -> None:
     endpoint = _endpoint()
-    url = f"/staff/outbox/demo-integrator/{endpoint.pk}/"
+    url = f"/staff/outbox/demo-integrator/{endpoint.client_id}/"
     body = json.dumps({"type": "appeal.decided"}).encode()
 
     ok = client.post(url, body, content_type="application/json", **_signed(endpoint, body))
@@ -56,7 +56,7 @@ def test_the_receiver_is_off_outside_the_demo(client: Client) -> None:
     endpoint = _endpoint()
     body = b"{}"
     response = client.post(
-        f"/staff/outbox/demo-integrator/{endpoint.pk}/",
+        f"/staff/outbox/demo-integrator/{endpoint.client_id}/",
         body,
         content_type="application/json",
         **_signed(endpoint, body),
@@ -85,7 +85,7 @@ def test_the_check_agrees_with_the_standard_webhooks_library() -> None:
 @override_settings(CONTESTABLE_DEMO_RECEIVER=True)
 def test_a_real_delivery_to_the_receiver_is_recorded_as_accepted(live_server: Any) -> None:
     endpoint = _endpoint()
-    endpoint.url = f"{live_server.url}/staff/outbox/demo-integrator/{endpoint.pk}/"
+    endpoint.url = f"{live_server.url}/staff/outbox/demo-integrator/{endpoint.client_id}/"
     endpoint.save(update_fields=["url"])
     [message] = webhook_emit(
         client=endpoint.client, event_type="appeal.decided", payload={"appeal": "APL-TEST"}, actor=SYSTEM
